@@ -1,0 +1,148 @@
+package reassembly
+
+import (
+	"github.com/nunchi-sensor/nunchi/capture"
+)
+
+// State is a flow's lifecycle state, as reported in flow events.
+type State uint8
+
+// Flow states.
+const (
+	StateNew         State = iota // one side seen, or TCP handshake incomplete
+	StateEstablished              // both sides seen / TCP handshake complete
+	StateClosed                   // TCP: FIN both ways or RST
+)
+
+var stateNames = [...]string{"new", "established", "closed"}
+
+func (s State) String() string {
+	if int(s) < len(stateNames) {
+		return stateNames[s]
+	}
+	return "unknown"
+}
+
+// EndReason says why a flow ended. Names are event values and metric labels.
+type EndReason uint8
+
+// End reasons.
+const (
+	EndTimeout  EndReason = iota // idle longer than its timeout (packet time)
+	EndForced                    // evicted: the table was full (memcap)
+	EndShutdown                  // end of input or sensor shutdown
+	EndReuse                     // TCP port reuse: a new SYN on a closed connection
+	numEndReasons
+)
+
+var endReasonNames = [numEndReasons]string{"timeout", "forced", "shutdown", "reuse"}
+
+func (r EndReason) String() string {
+	if r < numEndReasons {
+		return endReasonNames[r]
+	}
+	return "unknown"
+}
+
+// Direction of a packet relative to the flow's client/server orientation.
+const (
+	ToServer = 0
+	ToClient = 1
+)
+
+// Flow is one bidirectional flow. Pointer-free; owned by a Table and
+// valid until the Table's next Update, Expire or Flush call (the slot is
+// reused once the flow ends).
+type Flow struct {
+	Key Key
+	ID  uint64 // unique per flow within a run (hash of key and start time)
+
+	// ClientIsA orients the flow: true when Key.A is the client.
+	ClientIsA bool
+	Midstream bool // TCP flow picked up after its SYN
+	Flipped   bool // orientation was corrected after the first packet (e.g. SYN-ACK first)
+	State     State
+	ICMPType  uint8 // first ICMP type/code seen from the client, for events
+	ICMPCode  uint8
+	IPVersion uint8
+
+	First, Last int64 // packet time, Unix ns
+
+	Pkts  [2]uint64 // by direction: ToServer, ToClient
+	Bytes [2]uint64 // IP bytes by direction
+	Data  [2]uint64 // transport payload bytes by direction
+
+	TCPFlags [2]uint8 // OR of all TCP flags by direction
+	tcpSeen  uint16   // bits of historyLetters already recorded (per direction: 8 bits each)
+	History  [16]byte // Zeek-style history letters: upper case = client, lower = server
+	HistLen  uint8
+
+	VLANs    [2]uint16
+	NumVLANs uint8
+	Tunnel   capture.Tunnel
+
+	// TTL of the first packet in each direction (0 = none yet).
+	TTL [2]uint8
+
+	// App is free for the shard's per-flow state index (classifiers); the
+	// table never reads it and zeroes it for a new flow.
+	App uint32
+
+	// LRU list links (slot indices, 0 = none) and the list the flow is on.
+	prev, next uint32
+	list       uint8
+	used       bool
+}
+
+// Client and Server return the endpoints in client/server orientation.
+func (f *Flow) Client() (capture.Addr, uint16) {
+	if f.ClientIsA {
+		return f.Key.A, f.Key.APort
+	}
+	return f.Key.B, f.Key.BPort
+}
+
+// Server see Client.
+func (f *Flow) Server() (capture.Addr, uint16) {
+	if f.ClientIsA {
+		return f.Key.B, f.Key.BPort
+	}
+	return f.Key.A, f.Key.APort
+}
+
+// HistoryString returns the history letters (allocates; for reporting).
+func (f *Flow) HistoryString() string { return string(f.History[:f.HistLen]) }
+
+// history letters, in bit order of tcpSeen.
+const (
+	histSyn    = 1 << iota // S
+	histSynAck             // H
+	histAck                // A (pure ACK)
+	histData               // D
+	histFin                // F
+	histRst                // R
+)
+
+func (f *Flow) addHistory(dir int, bit uint16, letter byte) {
+	b := bit << (8 * dir)
+	if f.tcpSeen&b != 0 {
+		return
+	}
+	f.tcpSeen |= b
+	if dir == ToClient {
+		letter += 'a' - 'A'
+	}
+	if int(f.HistLen) < len(f.History) {
+		f.History[f.HistLen] = letter
+		f.HistLen++
+	}
+}
+
+// isServicePort is the orientation heuristic for flows whose first packet
+// does not say who started them: a well-known or registered service port on
+// one side and an ephemeral one on the other.
+func isServicePort(p uint16) bool {
+	return p < 1024 || p == 1080 || p == 1194 || p == 1723 || p == 3128 || p == 3306 || p == 3389 ||
+		p == 4500 || p == 5060 || p == 5222 || p == 5223 || p == 5353 || p == 5432 || p == 6379 ||
+		p == 8000 || p == 8008 || p == 8080 || p == 8443 || p == 8888 || p == 9000 || p == 9001 || p == 51820
+}
