@@ -1,0 +1,110 @@
+package app
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"time"
+
+	"github.com/nunchi-sensor/nunchi/pipeline"
+	"github.com/nunchi-sensor/nunchi/sinks"
+	"github.com/nunchi-sensor/nunchi/sinks/jsonl"
+)
+
+// ReplayOptions are the parts of a replay that come from the command line
+// rather than the config file.
+type ReplayOptions struct {
+	Files    []string
+	Stdout   io.Writer // where "-" writes
+	Progress io.Writer // terminal for the progress line; nil = none
+	// ShutdownGrace bounds how long sinks may take to flush at the end.
+	ShutdownGrace time.Duration
+}
+
+// Replay runs the whole pipeline over capture files: reader → shards →
+// fan-out → sinks, then shuts down in that order. The returned error is the
+// first that stopped the replay (a corrupt file, a sink that cannot open);
+// everything read before it has been reported.
+func Replay(ctx context.Context, cfg Config, opts ReplayOptions, log *slog.Logger) (pipeline.Stats, error) {
+	var sinkList []sinks.Sink
+	if cfg.Sinks.JSONL.Path != "" {
+		s, err := jsonl.New(cfg.Sinks.JSONL, opts.Stdout)
+		if err != nil {
+			return pipeline.Stats{}, err
+		}
+		sinkList = append(sinkList, s)
+	}
+	// A replay can wait for its sinks: block instead of dropping.
+	fan := sinks.NewFanout(cfg.Sinks.QueueConfig, true, log, sinkList...)
+	fan.Start()
+
+	rp := pipeline.NewReplay(pipeline.Config{
+		Sensor:        cfg.Sensor,
+		Shards:        cfg.Capture.Shards,
+		Speed:         cfg.Capture.Speed,
+		Decode:        cfg.Capture.Decode,
+		Flow:          cfg.Flow,
+		StatsInterval: cfg.Stats.Interval,
+	}, log, fan, fan)
+
+	var stopProgress func()
+	if opts.Progress != nil {
+		stopProgress = startProgress(opts.Progress, &rp.Progress)
+	}
+	runErr := rp.Run(ctx, opts.Files)
+	if stopProgress != nil {
+		stopProgress()
+	}
+	grace := opts.ShutdownGrace
+	if grace <= 0 {
+		grace = 30 * time.Second
+	}
+	sctx, cancel := context.WithTimeout(context.Background(), grace)
+	defer cancel()
+	stopErr := fan.Stop(sctx)
+	st := rp.Stats()
+	if runErr != nil {
+		log.Error("replay stopped early", "err", runErr)
+	}
+	return st, errors.Join(runErr, stopErr)
+}
+
+// startProgress redraws one status line on a terminal twice a second.
+func startProgress(w io.Writer, p *pipeline.Progress) func() {
+	done := make(chan struct{})
+	finished := make(chan struct{})
+	start := time.Now()
+	draw := func(final bool) {
+		frames, bytes := p.Frames.Load(), p.Bytes.Load()
+		pos, total := p.FilePos.Load(), p.TotalSize.Load()
+		el := time.Since(start).Seconds()
+		rate := float64(frames) / max(el, 1e-9)
+		line := fmt.Sprintf("\r%d packets  %.1f MB  %.0f pkts/s", frames, float64(bytes)/1e6, rate)
+		if total > 0 && pos > 0 && !final {
+			frac := float64(pos) / float64(total)
+			eta := time.Duration(el/frac*(1-frac)) * time.Second
+			line += fmt.Sprintf("  %3.0f%%  ETA %s", frac*100, eta.Round(time.Second))
+		}
+		fmt.Fprintf(w, "%-78s", line)
+		if final {
+			fmt.Fprintln(w)
+		}
+	}
+	go func() {
+		defer close(finished)
+		t := time.NewTicker(500 * time.Millisecond)
+		defer t.Stop()
+		for {
+			select {
+			case <-t.C:
+				draw(false)
+			case <-done:
+				draw(true)
+				return
+			}
+		}
+	}()
+	return func() { close(done); <-finished }
+}

@@ -1,0 +1,215 @@
+package pipeline
+
+import (
+	"sync"
+
+	"github.com/nunchi-sensor/nunchi/capture"
+	"github.com/nunchi-sensor/nunchi/detect"
+	"github.com/nunchi-sensor/nunchi/reassembly"
+)
+
+// Publisher receives a shard's events, a batch at a time. sinks.Fanout is one.
+type Publisher interface {
+	Publish(events []*detect.Event)
+}
+
+// batch carries decoded packets from the reader to one shard. Payloads are
+// copied into arena so the batch owns everything it points to; batches are
+// recycled through the shard's free list, so steady state allocates nothing.
+type batch struct {
+	pkts  []capture.Packet
+	arena []byte
+	// now is the reader's packet clock when the batch was sent: a shard
+	// that receives few packets still sees time pass and expires flows.
+	now int64
+}
+
+func newBatch(size, arena int) *batch {
+	return &batch{pkts: make([]capture.Packet, 0, size), arena: make([]byte, 0, arena)}
+}
+
+// add appends a copy of p whose payload lives in the batch's arena. It
+// reports false when the batch is full.
+func (b *batch) add(p *capture.Packet) bool {
+	if len(b.pkts) == cap(b.pkts) || len(b.arena)+len(p.Payload) > cap(b.arena) {
+		if len(b.pkts) > 0 || len(p.Payload) <= cap(b.arena) {
+			return false
+		}
+		// A payload larger than the whole arena (jumbo reassembled
+		// datagram): grow once rather than lose it.
+		b.arena = make([]byte, 0, len(p.Payload))
+	}
+	b.pkts = append(b.pkts, *p)
+	q := &b.pkts[len(b.pkts)-1]
+	if len(p.Payload) > 0 {
+		off := len(b.arena)
+		b.arena = append(b.arena, p.Payload...)
+		q.Payload = b.arena[off:len(b.arena):len(b.arena)]
+	} else {
+		q.Payload = nil
+	}
+	return true
+}
+
+func (b *batch) reset() {
+	clear(b.pkts) // drop references into the arena
+	b.pkts = b.pkts[:0]
+	b.arena = b.arena[:0]
+	b.now = 0
+}
+
+// ShardStats are one shard's counters, published after every batch.
+type ShardStats struct {
+	Packets uint64
+	Batches uint64
+	Flows   reassembly.TableStats
+	Events  map[string]uint64 // by event type
+}
+
+// Shard owns a flow table and its per-flow state; it is driven by exactly
+// one goroutine. Events go to its outbox and are published per batch.
+type Shard struct {
+	id      int
+	sensor  string
+	seed    uint16
+	table   *reassembly.Table
+	pub     Publisher
+	outbox  []*detect.Event
+	packets uint64
+	batches uint64
+	events  [numEventTypes]uint64
+	clock   int64 // highest packet time seen
+	expired int64 // packet time of the last expiry pass
+
+	mu       sync.Mutex
+	snapshot ShardStats
+}
+
+const (
+	evFlow = iota
+	evStats
+	numEventTypes
+)
+
+var eventTypeNames = [numEventTypes]string{detect.TypeFlow, detect.TypeStats}
+
+// expiryInterval: flows are expired at most once per second of packet time.
+const expiryInterval = int64(1e9)
+
+func newShard(id int, cfg Config, sensor string, pub Publisher) *Shard {
+	s := &Shard{id: id, sensor: sensor, seed: cfg.Flow.CommunityIDSeed, pub: pub}
+	s.table = reassembly.NewTable(cfg.Flow, s.flowEnded)
+	return s
+}
+
+// process handles one batch: every packet is applied to its flow in order.
+func (s *Shard) process(b *batch) {
+	for i := range b.pkts {
+		p := &b.pkts[i]
+		s.table.Update(p)
+		if p.Timestamp > s.clock {
+			s.clock = p.Timestamp
+		}
+		if s.clock-s.expired >= expiryInterval {
+			s.expire(s.clock)
+		}
+	}
+	s.packets += uint64(len(b.pkts))
+	if b.now > s.clock {
+		s.clock = b.now
+	}
+	if s.clock-s.expired >= expiryInterval {
+		s.expire(s.clock)
+	}
+	s.batches++
+	s.publish()
+}
+
+func (s *Shard) expire(now int64) {
+	s.table.Expire(now)
+	s.expired = now
+}
+
+// finish ends every flow (end of input) and publishes the last events.
+func (s *Shard) finish() {
+	s.table.Flush(reassembly.EndShutdown)
+	s.publish()
+}
+
+func (s *Shard) publish() {
+	if len(s.outbox) > 0 {
+		s.pub.Publish(s.outbox)
+		s.outbox = nil // the fan-out owns the slice now
+	}
+	s.mu.Lock()
+	s.snapshot.Packets = s.packets
+	s.snapshot.Batches = s.batches
+	s.snapshot.Flows = s.table.Stats()
+	if s.snapshot.Events == nil {
+		s.snapshot.Events = make(map[string]uint64, numEventTypes)
+	}
+	for i, n := range s.events {
+		s.snapshot.Events[eventTypeNames[i]] = n
+	}
+	s.mu.Unlock()
+}
+
+// Stats returns the counters as of the last published batch. Safe for concurrent use.
+func (s *Shard) Stats() ShardStats {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	st := s.snapshot
+	st.Events = make(map[string]uint64, len(s.snapshot.Events))
+	for k, v := range s.snapshot.Events {
+		st.Events[k] = v
+	}
+	return st
+}
+
+// flowEnded turns an ended flow into a flow event.
+func (s *Shard) flowEnded(f *reassembly.Flow, reason reassembly.EndReason) {
+	cAddr, cPort := f.Client()
+	sAddr, sPort := f.Server()
+	e := &detect.Event{
+		Type:      detect.TypeFlow,
+		Timestamp: f.Last,
+		Sensor:    s.sensor,
+		FlowID:    f.ID,
+		SrcIP:     cAddr.Netip(),
+		DestIP:    sAddr.Netip(),
+		SrcPort:   cPort,
+		DestPort:  sPort,
+		Proto:     f.Key.Proto,
+		ICMPType:  f.ICMPType,
+		ICMPCode:  f.ICMPCode,
+	}
+	cp, sp := cPort, sPort
+	if f.Key.Proto == capture.ProtoICMP || f.Key.Proto == capture.ProtoICMPv6 {
+		cp, sp = uint16(f.ICMPType), uint16(f.ICMPCode)
+	}
+	e.CommunityID = reassembly.CommunityID(s.seed, f.Key.Proto, cAddr.Bytes(), sAddr.Bytes(), cp, sp)
+	if f.NumVLANs > 0 {
+		e.VLAN = append([]uint16(nil), f.VLANs[:f.NumVLANs]...)
+	}
+	if t := &f.Tunnel; t.Type != capture.TunnelNone {
+		e.Tunnel = &detect.Tunnel{Type: t.Type.String(), OuterSrcIP: t.OuterSrc.Netip(), OuterDestIP: t.OuterDst.Netip(),
+			ID: t.ID, HasID: t.HasID, Depth: t.Depth}
+	}
+	e.Flow = &detect.FlowInfo{
+		PktsToServer: f.Pkts[reassembly.ToServer], PktsToClient: f.Pkts[reassembly.ToClient],
+		BytesToServer: f.Bytes[reassembly.ToServer], BytesToClient: f.Bytes[reassembly.ToClient],
+		Start: f.First, End: f.Last,
+		State: f.State.String(), Reason: reason.String(),
+		IsTCP:      f.Key.Proto == capture.ProtoTCP,
+		TCPFlags:   f.TCPFlags[0] | f.TCPFlags[1],
+		TCPFlagsTS: f.TCPFlags[reassembly.ToServer], TCPFlagsTC: f.TCPFlags[reassembly.ToClient],
+		History:   f.HistoryString(),
+		Midstream: f.Midstream,
+	}
+	s.emit(e, evFlow)
+}
+
+func (s *Shard) emit(e *detect.Event, kind int) {
+	s.outbox = append(s.outbox, e)
+	s.events[kind]++
+}
