@@ -33,6 +33,7 @@ const (
 	ReasonNonIP
 	ReasonFragmentHeld
 	ReasonFragmentDropped
+	ReasonFragmentTruncated
 	ReasonUnsupportedLink
 	ReasonUnsupportedEncap
 	ReasonTooDeep
@@ -55,7 +56,7 @@ const (
 )
 
 var dropReasonNames = [NumDropReasons]string{
-	"", "non_ip", "fragment_held", "fragment_dropped", "unsupported_link", "unsupported_encap", "too_deep",
+	"", "non_ip", "fragment_held", "fragment_dropped", "fragment_truncated", "unsupported_link", "unsupported_encap", "too_deep",
 	"malformed_link", "malformed_vlan", "malformed_mpls", "malformed_pppoe", "malformed_gre", "malformed_erspan",
 	"malformed_vxlan", "malformed_geneve", "malformed_ipv4", "malformed_ipv6", "malformed_ipv6_ext",
 	"malformed_tcp", "malformed_udp", "malformed_icmp", "malformed_sctp",
@@ -183,6 +184,8 @@ type Decoder struct {
 	pendHasID   bool
 	haveIP      bool
 	l4Wire      int // transport bytes the innermost IP header claims
+	ip6Start    int // captured IPv6 payload bytes after the fixed (and hop-by-hop) header
+	ip6Claimed  int // the same, as the header claims
 	vxlanPorts  [4]uint16
 	nVXLANPorts int
 }
@@ -482,12 +485,14 @@ func (d *Decoder) decode(p *Packet, lt layers.LinkType, data []byte) (Result, Dr
 				key := FragKey{Src: p.Src, Dst: p.Dst, ID: uint32(ip.Id), Proto: proto, Context: d.fragContext(p)}
 				var r Result
 				var reason DropReason
-				data, r, reason = d.reassemble(p, key, int(ip.FragOffset)*8, ip.Flags&layers.IPv4MoreFragments != 0, data)
+				data, r, reason = d.fragment(p, key, int(ip.FragOffset)*8, ip.Flags&layers.IPv4MoreFragments != 0, data, d.l4Wire)
 				if r != Decoded {
 					return r, reason
 				}
-				d.l4Wire = len(data)
-				p.IPLen = uint32(int(ip.IHL)*4 + len(data))
+				if p.Flags&FlagReassembled != 0 {
+					d.l4Wire = len(data)
+					p.IPLen = uint32(int(ip.IHL)*4 + len(data))
+				}
 			}
 			next = d.protoNext(p, proto, data)
 			if next == stepOtherIP {
@@ -499,6 +504,18 @@ func (d *Decoder) decode(p *Packet, lt layers.LinkType, data []byte) (Result, Dr
 			p.Proto = proto
 
 		case stepIPv6:
+			if len(data) >= 40 && data[0]>>4 == 6 && data[4] == 0 && data[5] == 0 && data[6] != 0 {
+				// Payload length 0 without a jumbo option: nothing follows
+				// the fixed header (a Teredo bubble has next header 59).
+				d.enterIP(p, 6)
+				p.IPVersion, p.TTL, p.IPLen = 6, data[7], 40
+				p.TOS = data[0]<<4 | data[1]>>4
+				p.Src, p.Dst = AddrFrom16(data[8:24]), AddrFrom16(data[24:40])
+				p.Proto = data[6]
+				d.countIP(p)
+				d.stats.OtherIP++
+				return Decoded, ReasonNone
+			}
 			if err := d.ip6.DecodeFromBytes(data, d); err != nil {
 				return Malformed, ReasonIPv6
 			}
@@ -516,6 +533,10 @@ func (d *Decoder) decode(p *Packet, lt layers.LinkType, data []byte) (Result, Dr
 			}
 			data = ip.Payload
 			start := len(data)
+			d.ip6Start, d.ip6Claimed = start, int(ip.Length)
+			if ip.HopByHop != nil {
+				d.ip6Claimed -= ip.HopByHop.ActualLength
+			}
 			var r Result
 			var reason DropReason
 			nh, data, r, reason = d.ipv6Ext(p, nh, data)
@@ -539,6 +560,11 @@ func (d *Decoder) decode(p *Packet, lt layers.LinkType, data []byte) (Result, Dr
 			}
 
 		case stepTCP:
+			if p.Flags&FlagFirstFragment != 0 {
+				d.firstFragment(p, data)
+				d.stats.TCP++
+				return Decoded, ReasonNone
+			}
 			if err := d.tcp.DecodeFromBytes(data, d); err != nil {
 				return Malformed, ReasonTCP
 			}
@@ -547,6 +573,12 @@ func (d *Decoder) decode(p *Packet, lt layers.LinkType, data []byte) (Result, Dr
 			return Decoded, ReasonNone
 
 		case stepUDP:
+			if p.Flags&FlagFirstFragment != 0 {
+				d.firstFragment(p, data)
+				d.countIP(p)
+				d.stats.UDP++
+				return Decoded, ReasonNone
+			}
 			if len(data) < 8 {
 				return Malformed, ReasonUDP
 			}
@@ -603,22 +635,61 @@ func (d *Decoder) decode(p *Packet, lt layers.LinkType, data []byte) (Result, Dr
 	return Malformed, ReasonTooDeep
 }
 
-// reassemble offers a fragment to the defragmenter; Decoded means out is
-// the whole transport datagram.
-func (d *Decoder) reassemble(p *Packet, key FragKey, off int, more bool, payload []byte) ([]byte, Result, DropReason) {
-	out, st := d.defrag.Add(p.Timestamp, key, off, more, payload)
-	switch st {
-	case DefragComplete:
+// fragment applies the fragment policy. claimed is the fragment's data
+// length according to its IP header (more than len(data) when the snap
+// length cut it).
+//
+//   - A fragment that completes its datagram yields the whole datagram
+//     (FlagReassembled; FlagFragTail too when it was not the first fragment,
+//     whose packet was already delivered).
+//   - A first fragment (offset 0) that does not complete its datagram is
+//     still delivered, with its transport ports but no payload
+//     (FlagFirstFragment): the flow exists and counts the packet even when
+//     the rest never arrives or the datagram is malformed.
+//   - A fragment cut by the snap length cannot be reassembled (its bytes are
+//     missing); a first one is delivered as above, others are dropped.
+func (d *Decoder) fragment(p *Packet, key FragKey, off int, more bool, data []byte, claimed int) ([]byte, Result, DropReason) {
+	if len(data) < claimed {
+		if off == 0 && len(data) >= 4 {
+			p.Flags |= FlagFirstFragment
+			return data, Decoded, ReasonNone
+		}
+		return nil, Malformed, ReasonFragmentTruncated
+	}
+	out, st := d.defrag.Add(p.Timestamp, key, off, more, data)
+	if st == DefragComplete {
 		p.Flags |= FlagReassembled
+		if off != 0 {
+			p.Flags |= FlagFragTail
+		}
 		if d.defrag.LastOverlapConflict() {
 			p.Flags |= FlagFragConflict
 		}
 		return out, Decoded, ReasonNone
-	case DefragHeld:
-		return nil, FragmentHeld, ReasonFragmentHeld
-	default:
-		return nil, Malformed, ReasonFragmentDropped
 	}
+	if off == 0 && len(data) >= 4 {
+		p.Flags |= FlagFirstFragment
+		return data, Decoded, ReasonNone
+	}
+	if st == DefragHeld {
+		return nil, FragmentHeld, ReasonFragmentHeld
+	}
+	return nil, Malformed, ReasonFragmentDropped
+}
+
+// firstFragment fills the transport fields a first fragment can give:
+// the ports (first 4 bytes of TCP, UDP and SCTP) and, when the whole TCP
+// header is there, its flags. The payload is left empty: it is incomplete.
+func (d *Decoder) firstFragment(p *Packet, data []byte) {
+	p.SrcPort = binary.BigEndian.Uint16(data[0:2])
+	p.DstPort = binary.BigEndian.Uint16(data[2:4])
+	if p.Proto == ProtoTCP && len(data) >= 20 {
+		p.TCP.Seq = binary.BigEndian.Uint32(data[4:8])
+		p.TCP.Ack = binary.BigEndian.Uint32(data[8:12])
+		p.TCP.Flags = data[13]
+		p.TCP.Window = binary.BigEndian.Uint16(data[14:16])
+	}
+	p.Payload, p.PayloadLen = nil, 0
 }
 
 // enterIP records the previous IP header, if any, as tunnel endpoints.
@@ -707,12 +778,15 @@ func (d *Decoder) ipv6Ext(p *Packet, nh uint8, data []byte) (uint8, []byte, Resu
 				continue
 			}
 			key := FragKey{Src: p.Src, Dst: p.Dst, ID: id, Proto: fnh, V6: true, Context: d.fragContext(p)}
-			out, r, reason := d.reassemble(p, key, off, more, data)
+			claimed := d.ip6Claimed - (d.ip6Start - len(data))
+			out, r, reason := d.fragment(p, key, off, more, data, claimed)
 			if r != Decoded {
 				return nh, nil, r, reason
 			}
 			nh, data = fnh, out
-			p.IPLen = 40 + uint32(len(out))
+			if p.Flags&FlagReassembled != 0 {
+				p.IPLen = 40 + uint32(len(out))
+			}
 		default:
 			return nh, data, Decoded, ReasonNone
 		}

@@ -143,6 +143,12 @@ const (
 	FlagFragConflict
 	// FlagIPv4DF: IPv4 "don't fragment" set.
 	FlagIPv4DF
+	// FlagFirstFragment: the first fragment of a datagram not (yet)
+	// reassembled: ports are valid, the payload is empty.
+	FlagFirstFragment
+	// FlagFragTail: a reassembled datagram completed by a later fragment;
+	// its first fragment was already delivered (and counted) as a packet.
+	FlagFragTail
 )
 
 // Packet is one decoded packet: the facts every later stage needs, by

@@ -194,6 +194,9 @@ func (r *Replay) readAll(ctx context.Context, files []string) error {
 				}
 				r.add(i, &p, ts)
 			}
+			if ts < lastTick { // time went backwards (merged captures)
+				lastTick = ts
+			}
 			if ts-lastTick >= expiryInterval {
 				// Once per second of packet time: every shard's clock moves,
 				// the defragmenter expires, counters and progress are published.
@@ -210,9 +213,7 @@ func (r *Replay) readAll(ctx context.Context, files []string) error {
 				r.Progress.FilePos.Store(consumed + rd.Position())
 			}
 			r.Progress.Bytes.Add(uint64(fr.WireLen))
-			if ts > r.clock.Load() {
-				r.clock.Store(ts)
-			}
+			r.clock.Store(ts)
 		}
 		r.Progress.FilePos.Store(consumed)
 	}

@@ -107,27 +107,29 @@ func (s *Shard) process(b *batch) {
 	for i := range b.pkts {
 		p := &b.pkts[i]
 		s.table.Update(p)
-		if p.Timestamp > s.clock {
-			s.clock = p.Timestamp
-		}
-		if s.clock-s.expired >= expiryInterval {
-			s.expire(s.clock)
-		}
+		s.tick(p.Timestamp)
 	}
 	s.packets += uint64(len(b.pkts))
-	if b.now > s.clock {
-		s.clock = b.now
-	}
-	if s.clock-s.expired >= expiryInterval {
-		s.expire(s.clock)
+	if b.now != 0 {
+		s.tick(b.now)
 	}
 	s.batches++
 	s.publish()
 }
 
-func (s *Shard) expire(now int64) {
-	s.table.Expire(now)
-	s.expired = now
+// tick advances the shard's packet clock and expires flows once per
+// second of it. The clock follows the latest packet, not the highest time
+// seen: in a file merged from captures of different times, a jump back
+// must not expire the flows of the earlier capture at once.
+func (s *Shard) tick(now int64) {
+	s.clock = now
+	if now < s.expired {
+		s.expired = now
+	}
+	if now-s.expired >= expiryInterval {
+		s.table.Expire(now)
+		s.expired = now
+	}
 }
 
 // finish ends every flow (end of input) and publishes the last events.

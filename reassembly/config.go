@@ -27,7 +27,10 @@ type FlowConfig struct {
 	// EmergencyRecovery: emergency mode ends when the table is back under
 	// this percentage of MaxFlows.
 	EmergencyRecovery int `yaml:"emergency_recovery"`
-	// VLANInKey keys flows on their VLAN IDs as well as the 5-tuple.
+	// VLANInKey keys flows on their VLAN IDs as well as the 5-tuple. Off by
+	// default: on a SPAN port the two directions of a routed conversation
+	// often carry different tags (router on a stick); turn it on where
+	// VLANs hold overlapping address spaces.
 	VLANInKey bool `yaml:"vlan_in_key"`
 	// CommunityIDSeed seeds Community ID v1.
 	CommunityIDSeed uint16 `yaml:"community_id_seed"`
@@ -43,7 +46,7 @@ func DefaultFlowConfig() FlowConfig {
 	return FlowConfig{
 		MaxFlows:          1 << 20,
 		EmergencyRecovery: 70,
-		VLANInKey:         true,
+		VLANInKey:         false,
 		Timeouts: ProtoTimeouts{
 			TCP:   Timeouts{New: 60 * time.Second, Established: 600 * time.Second, Closed: 60 * time.Second},
 			UDP:   Timeouts{New: 30 * time.Second, Established: 300 * time.Second, Closed: 30 * time.Second},

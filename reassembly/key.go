@@ -14,9 +14,10 @@ import (
 //
 // 2026-11 design note: the endpoint with the smaller (address, port) is
 // always A; a packet's direction is recorded separately (see KeyOf). VLAN
-// IDs are part of the key when the table is configured so (default): on a
+// IDs are part of the key when the table is configured so: on a
 // multi-tenant SPAN, equal private tuples in different VLANs are different
 // flows. Tunnel endpoints are not: flows are keyed on the innermost tuple.
+// VLAN keying is off by default (see FlowConfig.VLANInKey).
 type Key struct {
 	A, B         capture.Addr
 	APort, BPort uint16

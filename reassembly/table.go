@@ -222,9 +222,11 @@ func (t *Table) apply(i uint32, f *Flow, p *capture.Packet, dir int) {
 	if p.Timestamp > f.Last {
 		f.Last = p.Timestamp
 	}
-	f.Pkts[dir]++
-	f.Bytes[dir] += uint64(p.IPLen)
-	f.Data[dir] += uint64(p.PayloadLen)
+	if p.Flags&capture.FlagFragTail == 0 { // else counted with its first fragment
+		f.Pkts[dir]++
+		f.Bytes[dir] += uint64(p.IPLen)
+		f.Data[dir] += uint64(p.PayloadLen)
+	}
 	if f.TTL[dir] == 0 {
 		f.TTL[dir] = p.TTL
 	}
