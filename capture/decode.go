@@ -840,7 +840,7 @@ func (d *Decoder) udpTunnel(p *Packet, payload []byte) step {
 	}
 	sp, dp := p.SrcPort, p.DstPort
 	for i := 0; i < d.nVXLANPorts; i++ {
-		if dp == d.vxlanPorts[i] && len(payload) >= 8+14 && payload[0]&0x08 != 0 {
+		if dp == d.vxlanPorts[i] && isVXLAN(payload) {
 			return stepVXLAN
 		}
 	}
@@ -852,6 +852,20 @@ func (d *Decoder) udpTunnel(p *Packet, payload []byte) step {
 	}
 	d.countIP(p)
 	return stepDone
+}
+
+// isVXLAN checks a VXLAN header (RFC 7348; the G bit of the group-policy
+// extension allowed): I flag set, reserved bits and byte clear, and an
+// inner Ethernet frame with a plausible EtherType.
+func isVXLAN(b []byte) bool {
+	if len(b) < 8+14 || b[0]&0x08 == 0 || b[0]&0x77 != 0 || b[7] != 0 {
+		return false
+	}
+	switch binary.BigEndian.Uint16(b[8+12:]) {
+	case 0x0800, 0x86DD, 0x8100, 0x88A8, 0x0806, 0x8847, etherQinQ9100:
+		return true
+	}
+	return false
 }
 
 // isTeredo reports whether payload is a Teredo-encapsulated IPv6 packet.
