@@ -35,9 +35,13 @@ func KeyOf(p *capture.Packet, withVLAN bool) (k Key, aToB bool) {
 	sp, dp := p.SrcPort, p.DstPort
 	if p.Proto == capture.ProtoICMP || p.Proto == capture.ProtoICMPv6 {
 		// Type/code are not ports: requests and replies must share a key.
-		// Echo and similar pairs are keyed on the request's type, code 0;
-		// the ID (first payload bytes) would be nicer but is not in every message.
-		sp, dp = icmpKeyType(p.Proto, uint8(p.SrcPort)), 0
+		// Echo and similar pairs are keyed on the request's type, on both
+		// sides so that the key does not depend on who sent the packet
+		// (2026-11 fix: with (type, 0) the type followed the sender, and a
+		// reply never found its request's flow); the code is left out. The
+		// ID (first payload bytes) would be nicer but is not in every message.
+		t := icmpKeyType(p.Proto, uint8(p.SrcPort))
+		sp, dp = t, t
 	}
 	c := bytes.Compare(p.Src[:], p.Dst[:])
 	if c < 0 || (c == 0 && sp <= dp) {

@@ -171,6 +171,11 @@ func (t *Table) create(k *Key, p *capture.Packet, aToB bool) uint32 {
 	}
 	if p.Proto == capture.ProtoICMP || p.Proto == capture.ProtoICMPv6 {
 		f.ICMPType, f.ICMPCode = uint8(p.SrcPort), uint8(p.DstPort)
+		if !srcIsClient {
+			// A reply seen first: report the request the client sent, so
+			// that events and Community ID (client → server) are right.
+			f.ICMPType, f.ICMPCode = uint8(icmpKeyType(p.Proto, uint8(p.SrcPort))), 0
+		}
 	}
 	f.list = uint8(classOf(p.Proto)*3) + uint8(StateNew)
 	t.pushBack(i, f)
@@ -219,7 +224,12 @@ func orientSrcIsClient(p *capture.Packet) bool {
 }
 
 func (t *Table) apply(i uint32, f *Flow, p *capture.Packet, dir int) {
-	if p.Timestamp > f.Last {
+	// A packet older than the flow's Last (merged captures) leaves Last
+	// and the flow's place in its LRU list alone: moving it to the tail
+	// would queue a stale flow behind newer ones, where Expire (which stops
+	// at the first head not idle) and eviction (oldest head) miss it.
+	late := p.Timestamp < f.Last
+	if !late {
 		f.Last = p.Timestamp
 	}
 	if p.Flags&capture.FlagFragTail == 0 { // else counted with its first fragment
@@ -270,7 +280,7 @@ func (t *Table) apply(i uint32, f *Flow, p *capture.Packet, dir int) {
 		t.unlink(i, f)
 		f.list = uint8(classOf(p.Proto)*3) + uint8(state)
 		t.pushBack(i, f)
-	} else if t.lists[f.list].tail != i {
+	} else if !late && t.lists[f.list].tail != i {
 		t.unlink(i, f)
 		t.pushBack(i, f)
 	}
