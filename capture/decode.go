@@ -232,6 +232,9 @@ func (d *Decoder) Decode(p *Packet, lt layers.LinkType, data []byte, ts int64, w
 		d.stats.Dropped[reason]++
 		return res
 	}
+	if p.WirePkts == 0 {
+		p.WirePkts, p.WireBytes = 1, p.IPLen
+	}
 	if d.truncated || p.PayloadLen > uint32(len(p.Payload)) {
 		p.Flags |= FlagTruncated
 		d.stats.Truncated++
@@ -485,7 +488,7 @@ func (d *Decoder) decode(p *Packet, lt layers.LinkType, data []byte) (Result, Dr
 				key := FragKey{Src: p.Src, Dst: p.Dst, ID: uint32(ip.Id), Proto: proto, Context: d.fragContext(p)}
 				var r Result
 				var reason DropReason
-				data, r, reason = d.fragment(p, key, int(ip.FragOffset)*8, ip.Flags&layers.IPv4MoreFragments != 0, data, d.l4Wire)
+				data, r, reason = d.fragment(p, key, int(ip.FragOffset)*8, ip.Flags&layers.IPv4MoreFragments != 0, data, d.l4Wire, int(ip.IHL)*4)
 				if r != Decoded {
 					return r, reason
 				}
@@ -637,7 +640,8 @@ func (d *Decoder) decode(p *Packet, lt layers.LinkType, data []byte) (Result, Dr
 
 // fragment applies the fragment policy. claimed is the fragment's data
 // length according to its IP header (more than len(data) when the snap
-// length cut it).
+// length cut it); hdrLen is the IP header length each fragment carries, for
+// the wire bytes the packet stands for (Packet.WireBytes).
 //
 //   - A fragment that completes its datagram yields the whole datagram
 //     (FlagReassembled; FlagFragTail too when it was not the first fragment,
@@ -648,7 +652,7 @@ func (d *Decoder) decode(p *Packet, lt layers.LinkType, data []byte) (Result, Dr
 //     the rest never arrives or the datagram is malformed.
 //   - A fragment cut by the snap length cannot be reassembled (its bytes are
 //     missing); a first one is delivered as above, others are dropped.
-func (d *Decoder) fragment(p *Packet, key FragKey, off int, more bool, data []byte, claimed int) ([]byte, Result, DropReason) {
+func (d *Decoder) fragment(p *Packet, key FragKey, off int, more bool, data []byte, claimed, hdrLen int) ([]byte, Result, DropReason) {
 	if len(data) < claimed {
 		if off == 0 && len(data) >= 4 {
 			p.Flags |= FlagFirstFragment
@@ -659,8 +663,15 @@ func (d *Decoder) fragment(p *Packet, key FragKey, off int, more bool, data []by
 	out, st := d.defrag.Add(p.Timestamp, key, off, more, data)
 	if st == DefragComplete {
 		p.Flags |= FlagReassembled
+		frags, firstLen := d.defrag.LastDatagram()
 		if off != 0 {
+			// The first fragment was delivered (and counted) on its own.
 			p.Flags |= FlagFragTail
+			p.WirePkts = uint16(frags - 1)
+			p.WireBytes = uint32(len(out) - firstLen + (frags-1)*hdrLen)
+		} else {
+			p.WirePkts = uint16(frags)
+			p.WireBytes = uint32(len(out) + frags*hdrLen)
 		}
 		if d.defrag.LastOverlapConflict() {
 			p.Flags |= FlagFragConflict
@@ -779,7 +790,7 @@ func (d *Decoder) ipv6Ext(p *Packet, nh uint8, data []byte) (uint8, []byte, Resu
 			}
 			key := FragKey{Src: p.Src, Dst: p.Dst, ID: id, Proto: fnh, V6: true, Context: d.fragContext(p)}
 			claimed := d.ip6Claimed - (d.ip6Start - len(data))
-			out, r, reason := d.fragment(p, key, off, more, data, claimed)
+			out, r, reason := d.fragment(p, key, off, more, data, claimed, 40+d.ip6Start-len(data))
 			if r != Decoded {
 				return nh, nil, r, reason
 			}
@@ -839,12 +850,15 @@ func (d *Decoder) udpTunnel(p *Packet, payload []byte) step {
 		return stepDone
 	}
 	sp, dp := p.SrcPort, p.DstPort
+	// RFC 7348 and 8926 put the well-known port on the destination both
+	// ways, but some VTEPs answer from it: accept either side, the header
+	// checks keep ordinary traffic out.
 	for i := 0; i < d.nVXLANPorts; i++ {
-		if dp == d.vxlanPorts[i] && isVXLAN(payload) {
+		if (dp == d.vxlanPorts[i] || sp == d.vxlanPorts[i]) && isVXLAN(payload) {
 			return stepVXLAN
 		}
 	}
-	if dp == d.cfg.GenevePort && len(payload) >= 8 && payload[0]>>6 == 0 {
+	if (dp == d.cfg.GenevePort || sp == d.cfg.GenevePort) && isGeneve(payload) {
 		return stepGeneve
 	}
 	if (sp == 3544 || dp == 3544) && d.cfg.Teredo && isTeredo(payload) {
@@ -863,6 +877,22 @@ func isVXLAN(b []byte) bool {
 	}
 	switch binary.BigEndian.Uint16(b[8+12:]) {
 	case 0x0800, 0x86DD, 0x8100, 0x88A8, 0x0806, 0x8847, etherQinQ9100:
+		return true
+	}
+	return false
+}
+
+// isGeneve checks a Geneve header (RFC 8926): version 0, options within
+// the packet, and a protocol type nunchi can decode.
+func isGeneve(b []byte) bool {
+	if len(b) < 8 || b[0]>>6 != 0 {
+		return false
+	}
+	if 8+int(b[0]&0x3f)*4 > len(b) {
+		return false
+	}
+	switch binary.BigEndian.Uint16(b[2:4]) {
+	case etherTEB, 0x0800, 0x86DD:
 		return true
 	}
 	return false

@@ -284,7 +284,9 @@ func TestDecodeTCPOptions(t *testing.T) {
 	want := TCPInfo{Seq: 1000, Window: 64240, Flags: TCPSyn, HeaderLen: 40, MSS: 1460, WScale: 7, HasWScale: true,
 		SACKPerm: true, HasTS: true, TSVal: 9, Options: [8]uint8{2, 4, 8, 1, 3}}
 	// gopacket pads options to a 4-byte boundary with an end-of-options byte.
-	if diff := cmp.Diff(want, p.TCP, cmp.Comparer(func(a, b [8]uint8) bool { return a[0] == b[0] && a[1] == b[1] && a[2] == b[2] && a[3] == b[3] && a[4] == b[4] })); diff != "" {
+	if diff := cmp.Diff(want, p.TCP, cmp.Comparer(func(a, b [8]uint8) bool {
+		return a[0] == b[0] && a[1] == b[1] && a[2] == b[2] && a[3] == b[3] && a[4] == b[4]
+	})); diff != "" {
 		t.Errorf("TCP (-want, +got):\n%s", diff)
 	}
 	if p.TTL != 64 || p.IPID != 77 || p.IPLen != 60 {

@@ -287,6 +287,8 @@ type Defragmenter struct {
 
 	out          []byte // the datagram returned by the last DefragComplete
 	lastConflict bool   // the last Add returned DefragComplete for a conflicted datagram
+	lastFrags    int    // fragments of the datagram the last Add completed
+	lastFirstLen int    // data bytes of its first fragment
 
 	stats DefragStats
 }
@@ -304,6 +306,7 @@ type defragTracker struct {
 	hasLast    bool  // the last fragment (more == false) arrived
 	conflict   bool  // an overlap differed
 	frags      int   // fragments accepted
+	firstLen   int32 // data bytes of the first fragment accepted at offset 0; 0 = none yet
 	pages      [defragPageSlots]uint32
 	spans      []defragSpan // sorted, disjoint, non-adjacent
 }
@@ -346,6 +349,12 @@ func (d *Defragmenter) InUse() (datagrams int, bytes int64) {
 // differed: the decoder flags such packets. It is false after any other result.
 func (d *Defragmenter) LastOverlapConflict() bool { return d.lastConflict }
 
+// LastDatagram describes the datagram the last Add completed: how many
+// fragments it was built from and how many data bytes its first fragment
+// (offset 0) carried. Valid iff the last Add returned DefragComplete. The
+// decoder uses it to account the fragments' wire packets and bytes.
+func (d *Defragmenter) LastDatagram() (fragments, firstLen int) { return d.lastFrags, d.lastFirstLen }
+
 // Add offers one fragment of the datagram key: offset is in bytes (the
 // header's fragment offset × 8), more is the More Fragments flag, payload is
 // the fragment's data after the IP header (and after the IPv6 Fragment
@@ -375,6 +384,7 @@ func (d *Defragmenter) Add(now int64, key FragKey, offset int, more bool, payloa
 		// merges with fragments of the same key.
 		d.stats.Reassembled++
 		d.stats.ReassembledFragments++
+		d.lastFrags, d.lastFirstLen = 1, n
 		copy(d.out, payload)
 		return d.out[:n:n], DefragComplete
 	}
@@ -465,6 +475,9 @@ func (d *Defragmenter) Add(now int64, key FragKey, offset int, more bool, payloa
 	}
 
 	t.frags++
+	if lo == 0 && t.firstLen == 0 {
+		t.firstLen = hi
+	}
 	d.stats.Held++
 	if overlap {
 		d.stats.Overlaps++
@@ -489,6 +502,7 @@ func (d *Defragmenter) Add(now int64, key FragKey, offset int, more bool, payloa
 	d.stats.ReassembledFragments += uint64(t.frags)
 	d.stats.Held -= uint64(t.frags)
 	d.lastConflict = t.conflict
+	d.lastFrags, d.lastFirstLen = t.frags, int(t.firstLen)
 	t.frags = 0 // counted: release must not count them as dropped
 	d.release(idx)
 	return d.out[:end:end], DefragComplete

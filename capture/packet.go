@@ -169,6 +169,13 @@ type Packet struct {
 	IPID      uint32 // IPv4 identification (IPv6: fragment identification when fragmented)
 	IPLen     uint32 // innermost IP datagram length from its header (payload+headers)
 
+	// WirePkts and WireBytes are the packets and IP bytes on the wire this
+	// delivered packet stands for, what flow counters add: 1 and IPLen for
+	// an ordinary packet; for a reassembled datagram, its fragments (less
+	// the first one when that was delivered on its own, FlagFragTail).
+	WirePkts  uint16
+	WireBytes uint32
+
 	Src, Dst Addr
 	// SrcPort/DstPort are transport ports (TCP, UDP, SCTP). For ICMP and
 	// ICMPv6 they carry type and code, as Community ID does.

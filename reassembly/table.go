@@ -232,11 +232,13 @@ func (t *Table) apply(i uint32, f *Flow, p *capture.Packet, dir int) {
 	if !late {
 		f.Last = p.Timestamp
 	}
-	if p.Flags&capture.FlagFragTail == 0 { // else counted with its first fragment
-		f.Pkts[dir]++
-		f.Bytes[dir] += uint64(p.IPLen)
-		f.Data[dir] += uint64(p.PayloadLen)
+	pkts, bytes := uint64(p.WirePkts), uint64(p.WireBytes)
+	if pkts == 0 && p.Flags&capture.FlagFragTail == 0 { // a Packet not made by capture.Decoder
+		pkts, bytes = 1, uint64(p.IPLen)
 	}
+	f.Pkts[dir] += pkts
+	f.Bytes[dir] += bytes
+	f.Data[dir] += uint64(p.PayloadLen)
 	if f.TTL[dir] == 0 {
 		f.TTL[dir] = p.TTL
 	}

@@ -989,16 +989,21 @@ func TestPacketTimeBackwards(t *testing.T) {
 	})
 }
 
-func TestFragTailNotCounted(t *testing.T) {
+// TestFragmentWireAccounting: the table adds the wire packets and bytes a
+// delivered packet stands for (capture.Packet.WirePkts/WireBytes). A
+// reassembled datagram whose first fragment came on its own carries only
+// the other fragments, so nothing is counted twice.
+func TestFragmentWireAccounting(t *testing.T) {
 	tb := NewTable(testConfig(), nil)
 	first := udp(cli4, 40000, srv4, 4500, 0, 0)
-	first.Flags, first.IPLen = capture.FlagFirstFragment, 1500
+	first.Flags, first.IPLen, first.WirePkts, first.WireBytes = capture.FlagFirstFragment, 1500, 1, 1500
 	whole := udp(cli4, 40000, srv4, 4500, time.Millisecond, 2972)
 	whole.Flags = capture.FlagReassembled | capture.FlagFragTail
+	whole.WirePkts, whole.WireBytes = 2, 1520
 	tb.Update(&first)
 	f, _ := tb.Update(&whole)
-	if f.Pkts != [2]uint64{1, 0} || f.Bytes != [2]uint64{1500, 0} || f.Data != [2]uint64{0, 0} {
-		t.Errorf("Pkts %v Bytes %v Data %v; want [1 0] [1500 0] [0 0]", f.Pkts, f.Bytes, f.Data)
+	if f.Pkts != [2]uint64{3, 0} || f.Bytes != [2]uint64{3020, 0} || f.Data != [2]uint64{2972, 0} {
+		t.Errorf("Pkts %v Bytes %v Data %v; want [3 0] [3020 0] [2972 0]", f.Pkts, f.Bytes, f.Data)
 	}
 	if f.Last != t0+int64(time.Millisecond) {
 		t.Errorf("Last = %v, want 1 ms: the tail still refreshes the flow", time.Duration(f.Last-t0))
