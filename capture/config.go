@@ -59,7 +59,7 @@ type DecoderConfig struct {
 
 // DefaultDecoderConfig returns the decoder defaults.
 func DefaultDecoderConfig() DecoderConfig {
-	return DecoderConfig{VXLANPorts: []uint16{4789, 8472}, GenevePort: 6081, Teredo: true}
+	return DecoderConfig{VXLANPorts: []uint16{4789, 8472}, GenevePort: 6081, Teredo: true, Defrag: DefragConfig{}.WithDefaults()}
 }
 
 // Validate checks the decoder settings.
