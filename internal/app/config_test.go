@@ -134,8 +134,7 @@ func TestConfigKeysDoc(t *testing.T) {
 	cfg.Sensor = "<host name>"
 	var b strings.Builder
 	b.WriteString("# Config keys\n\nGenerated from the config structs by `go test ./internal/app -run TestConfigKeysDoc -update`;\n")
-	b.WriteString("a test fails when this file and the code disagree. What the keys do: README.md (Configuration) and the
-doc comments of each package's Config type.\n\n")
+	b.WriteString("a test fails when this file and the code disagree. What the keys do: README.md (Configuration) and the\ndoc comments of each package's Config type.\n\n")
 	b.WriteString("| key | type | default |\n|---|---|---|\n")
 	for _, k := range config.Keys(&cfg) {
 		b.WriteString("| `" + k.Path + "` | " + strings.ReplaceAll(k.Type, "|", "\\|") + " | `" + strings.ReplaceAll(k.Default, "|", "\\|") + "` |\n")
