@@ -64,11 +64,8 @@ func Replay(ctx context.Context, cfg Config, opts ReplayOptions, log *slog.Logge
 	sctx, cancel := context.WithTimeout(context.Background(), grace)
 	defer cancel()
 	stopErr := fan.Stop(sctx)
-	st := rp.Stats()
-	if runErr != nil {
-		log.Error("replay stopped early", "err", runErr)
-	}
-	return st, errors.Join(runErr, stopErr)
+	// The caller reports the error (one line on stderr, from main).
+	return rp.Stats(), errors.Join(runErr, stopErr)
 }
 
 // startProgress redraws one status line on a terminal twice a second.
