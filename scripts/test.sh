@@ -4,7 +4,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-export NUNCHI_REQUIRE_CORPUS=1   # the conformance corpus must be there: fail, never skip
+export NUNCHI_TEST_REQUIRE_CORPUS=1   # the conformance corpus must be there: fail, never skip
 export GOFLAGS="${GOFLAGS:-} -buildvcs=false"
 
 echo "== go vet"

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/netip"
 	"os"
+	"strings"
 	"time"
 
 	"github.com/nunchi-sensor/nunchi/capture"
@@ -222,10 +223,22 @@ func LoadConfig(path string, environ []string) (Config, error) {
 			return cfg, err
 		}
 	}
-	if err := config.ApplyEnv("NUNCHI", environ, &cfg); err != nil {
+	if err := config.ApplyEnv("NUNCHI", configEnv(environ), &cfg); err != nil {
 		return cfg, err
 	}
 	return cfg, cfg.Check()
+}
+
+// configEnv drops the variables that are not config keys: NUNCHI_TEST_*
+// belong to the test suite. Every other NUNCHI_* variable must name a key.
+func configEnv(environ []string) []string {
+	out := make([]string, 0, len(environ))
+	for _, kv := range environ {
+		if !strings.HasPrefix(kv, "NUNCHI_TEST_") {
+			out = append(out, kv)
+		}
+	}
+	return out
 }
 
 // Check validates the whole tree.

@@ -151,3 +151,13 @@ func TestConfigKeysDoc(t *testing.T) {
 		t.Errorf("docs/config-keys.md is out of date (err %v): run go test ./internal/app -run TestConfigKeysDoc -update", err)
 	}
 }
+
+func TestEnvOverrides(t *testing.T) {
+	cfg, err := LoadConfig("", []string{"NUNCHI_SENSOR=env-1", "NUNCHI_TEST_ANYTHING=1", "PATH=/bin"})
+	if err != nil || cfg.Sensor != "env-1" {
+		t.Fatalf("cfg.Sensor %q, err %v", cfg.Sensor, err)
+	}
+	if _, err := LoadConfig("", []string{"NUNCHI_SENSORZ=x"}); err == nil || !strings.Contains(err.Error(), "NUNCHI_SENSORZ") {
+		t.Errorf("misspelt variable: err = %v", err)
+	}
+}

@@ -31,13 +31,13 @@ func RepoRoot(t testing.TB) string {
 }
 
 // CorpusDir returns ../shared/corpus beside the repository. When it is
-// missing the test is skipped, unless NUNCHI_REQUIRE_CORPUS=1 (CI), where
+// missing the test is skipped, unless NUNCHI_TEST_REQUIRE_CORPUS=1 (CI), where
 // it fails: a conformance suite that silently skips proves nothing.
 func CorpusDir(t testing.TB) string {
 	t.Helper()
 	dir := filepath.Join(RepoRoot(t), "..", "shared", "corpus")
 	if _, err := os.Stat(filepath.Join(dir, "expected.json")); err != nil {
-		if os.Getenv("NUNCHI_REQUIRE_CORPUS") == "1" {
+		if os.Getenv("NUNCHI_TEST_REQUIRE_CORPUS") == "1" {
 			t.Fatalf("conformance corpus not found at %s: %v", dir, err)
 		}
 		t.Skipf("conformance corpus not found at %s", dir)
