@@ -932,32 +932,7 @@ func (d *Decoder) fillTCP(p *Packet) {
 	p.SrcPort, p.DstPort = uint16(t.SrcPort), uint16(t.DstPort)
 	ti := &p.TCP
 	ti.Seq, ti.Ack, ti.Window = t.Seq, t.Ack, t.Window
-	var f uint8
-	if t.FIN {
-		f |= TCPFin
-	}
-	if t.SYN {
-		f |= TCPSyn
-	}
-	if t.RST {
-		f |= TCPRst
-	}
-	if t.PSH {
-		f |= TCPPsh
-	}
-	if t.ACK {
-		f |= TCPAck
-	}
-	if t.URG {
-		f |= TCPUrg
-	}
-	if t.ECE {
-		f |= TCPEce
-	}
-	if t.CWR {
-		f |= TCPCwr
-	}
-	ti.Flags = f
+	ti.Flags = t.Contents[13] // FIN…CWR, the same bits as TCPFin…TCPCwr
 	ti.HeaderLen = t.DataOffset * 4
 	n := 0
 	for i := range t.Options {

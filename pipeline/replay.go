@@ -211,6 +211,10 @@ func (r *Replay) readAll(ctx context.Context, files []string) error {
 			}
 			if f := r.Progress.Frames.Add(1); f&1023 == 0 {
 				r.Progress.FilePos.Store(consumed + rd.Position())
+				if ctx.Err() != nil { // interrupted: stop reading, flush what we have
+					rd.Close()
+					return nil
+				}
 			}
 			r.Progress.Bytes.Add(uint64(fr.WireLen))
 			r.clock.Store(ts)
