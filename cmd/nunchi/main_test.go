@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/nunchi-sensor/nunchi/internal/testutil"
 )
@@ -103,5 +104,29 @@ func TestExitStatus(t *testing.T) {
 	cmd.Stderr = &stderr
 	if err := cmd.Run(); err == nil || !strings.Contains(stderr.String(), "link type 147") {
 		t.Errorf("unknown link type: %v %q", err, stderr.String())
+	}
+
+	// SIGINT during a paced replay: stop reading, flush every flow, exit 0.
+	cmd = exec.Command(bin, "replay", "--speed", "1", filepath.Join(repo, "testdata", "demo.pcap"))
+	stdout.Reset()
+	cmd.Stdout = &stdout
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(700 * time.Millisecond)
+	cmd.Process.Signal(os.Interrupt)
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Errorf("interrupted replay: %v", err)
+		}
+	case <-time.After(20 * time.Second):
+		cmd.Process.Kill()
+		t.Fatal("replay did not stop after SIGINT")
+	}
+	if !strings.Contains(stdout.String(), `"reason":"shutdown"`) || !strings.Contains(stdout.String(), `"event_type":"stats"`) {
+		t.Errorf("interrupted replay did not flush flows and stats:\n%s", stdout.String())
 	}
 }
