@@ -18,7 +18,7 @@ func TestReplayPacing(t *testing.T) {
 	path := filepath.Join(testutil.RepoRoot(t), "testdata", "demo.pcap")
 	const speed = 25
 	start := time.Now()
-	evs, st, err := replayFile(t, path, Config{Speed: speed})
+	evs, st, err := replayFile(t, path, Config{Speed: speed, StatsInterval: 50 * time.Millisecond})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -39,5 +39,16 @@ func TestReplayPacing(t *testing.T) {
 	}
 	if st.Capture.Frames == 0 {
 		t.Error("nothing replayed")
+	}
+	// The replay lasts several stats intervals: periodic stats events come
+	// before the final one.
+	stats := 0
+	for _, e := range evs {
+		if e.Type == "stats" {
+			stats++
+		}
+	}
+	if stats < 2 {
+		t.Errorf("%d stats events, want periodic ones besides the final one", stats)
 	}
 }
