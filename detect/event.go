@@ -43,6 +43,10 @@ type Event struct {
 	AppProto string
 
 	Flow  *FlowInfo
+	HTTP  *HTTP
+	TLS   *TLS
+	QUIC  *QUIC
+	DNS   *DNS
 	Stats []byte // pre-encoded JSON object for the "stats" member
 }
 
@@ -168,6 +172,18 @@ func (e *Event) AppendJSON(b []byte) []byte {
 	}
 	if f := e.Flow; f != nil {
 		b = f.appendJSON(b)
+	}
+	if h := e.HTTP; h != nil {
+		b = h.appendJSON(b)
+	}
+	if t := e.TLS; t != nil {
+		b = t.appendJSON(b)
+	}
+	if q := e.QUIC; q != nil {
+		b = q.appendJSON(b)
+	}
+	if d := e.DNS; d != nil {
+		b = d.appendJSON(b)
 	}
 	if e.Stats != nil {
 		b = append(b, `,"stats":`...)
