@@ -31,6 +31,11 @@ type Config struct {
 	Flow         reassembly.FlowConfig
 	// StatsInterval emits a stats event this often (wall clock); 0 = only at the end.
 	StatsInterval time.Duration
+	// Protocols is the content-detection table; nil = flows only, no
+	// stream reassembly or parsers. DefaultProtocols() has them all.
+	Protocols []protocol
+	// Streams bounds TCP reassembly (used when Protocols is set).
+	Streams reassembly.StreamConfig
 }
 
 func (c *Config) setDefaults() {
@@ -304,6 +309,7 @@ type Stats struct {
 	Decoder DecoderStats      `json:"decoder"`
 	Defrag  DefragStats       `json:"defrag"`
 	Flows   FlowStats         `json:"flows"`
+	Streams StreamStats       `json:"streams"`
 	Events  map[string]uint64 `json:"events"`
 	Sinks   []sinks.SinkStats `json:"sinks,omitempty"`
 	Shards  int               `json:"shards"`
@@ -346,6 +352,18 @@ type FlowStats struct {
 	EmergencyEntered uint64            `json:"emergency_entered"`
 }
 
+// StreamStats sums the shards' TCP reassembly counters.
+type StreamStats struct {
+	Streams          uint64 `json:"streams"`
+	Segments         uint64 `json:"segments"`
+	Bytes            uint64 `json:"bytes"`
+	Gaps             uint64 `json:"gaps"`
+	GapBytes         uint64 `json:"gap_bytes"`
+	Midstream        uint64 `json:"midstream"`
+	Overlaps         uint64 `json:"overlaps"`
+	OverlapConflicts uint64 `json:"overlap_conflicts"`
+}
+
 // Stats gathers counters from the reader, the shards and the sinks.
 func (r *Replay) Stats() Stats {
 	var st Stats
@@ -380,6 +398,14 @@ func (r *Replay) Stats() Stats {
 		for i, name := range reassembly.EndReasonNames() {
 			st.Flows.Ended[name] += ss.Flows.Ended[i]
 		}
+		st.Streams.Streams += ss.Streams.Streams
+		st.Streams.Segments += ss.Streams.Packets
+		st.Streams.Bytes += ss.Streams.Bytes
+		st.Streams.Gaps += ss.Streams.Gaps
+		st.Streams.GapBytes += ss.Streams.GapBytes
+		st.Streams.Midstream += ss.Streams.Midstream
+		st.Streams.Overlaps += ss.Streams.Overlaps
+		st.Streams.OverlapConflicts += ss.Streams.OverlapConflict
 		for k, v := range ss.Events {
 			st.Events[k] += v
 		}

@@ -63,6 +63,7 @@ type ShardStats struct {
 	Packets uint64
 	Batches uint64
 	Flows   reassembly.TableStats
+	Streams reassembly.StreamStats
 	Events  map[string]uint64 // by event type
 }
 
@@ -78,8 +79,15 @@ type Shard struct {
 	packets uint64
 	batches uint64
 	events  [numEventTypes]uint64
-	clock   int64 // highest packet time seen
+	clock   int64 // packet time of the latest packet
 	expired int64 // packet time of the last expiry pass
+
+	// Application layer: stream reassembly and parsers (nil = flows only).
+	streams   *reassembly.Streams
+	protocols []protocol
+	apps      []*appState // indexed by Flow.App; [0] unused
+	freeApps  []*appState
+	cur       *appState // the flow whose parser is running (for emitApp)
 
 	mu       sync.Mutex
 	snapshot ShardStats
@@ -87,11 +95,14 @@ type Shard struct {
 
 const (
 	evFlow = iota
-	evStats
+	evHTTP
+	evTLS
+	evQUIC
+	evDNS
 	numEventTypes
 )
 
-var eventTypeNames = [numEventTypes]string{detect.TypeFlow, detect.TypeStats}
+var eventTypeNames = [numEventTypes]string{detect.TypeFlow, detect.TypeHTTP, detect.TypeTLS, detect.TypeQUIC, detect.TypeDNS}
 
 // expiryInterval: flows are expired at most once per second of packet time.
 const expiryInterval = int64(1e9)
@@ -99,6 +110,11 @@ const expiryInterval = int64(1e9)
 func newShard(id int, cfg Config, sensor string, pub Publisher) *Shard {
 	s := &Shard{id: id, sensor: sensor, seed: cfg.Flow.CommunityIDSeed, pub: pub}
 	s.table = reassembly.NewTable(cfg.Flow, s.flowEnded)
+	if cfg.Protocols != nil {
+		s.protocols = cfg.Protocols
+		s.streams = reassembly.NewStreams(cfg.Streams)
+		s.apps = []*appState{nil}
+	}
 	return s
 }
 
@@ -106,7 +122,10 @@ func newShard(id int, cfg Config, sensor string, pub Publisher) *Shard {
 func (s *Shard) process(b *batch) {
 	for i := range b.pkts {
 		p := &b.pkts[i]
-		s.table.Update(p)
+		f, dir := s.table.Update(p)
+		if s.protocols != nil {
+			s.appPacket(f, p, dir)
+		}
 		s.tick(p.Timestamp)
 	}
 	s.packets += uint64(len(b.pkts))
@@ -128,12 +147,18 @@ func (s *Shard) tick(now int64) {
 	}
 	if now-s.expired >= expiryInterval {
 		s.table.Expire(now)
+		if s.streams != nil {
+			s.streams.Tick(now)
+		}
 		s.expired = now
 	}
 }
 
 // finish ends every flow (end of input) and publishes the last events.
 func (s *Shard) finish() {
+	if s.streams != nil {
+		s.streams.FlushAll() // buffered segments reach their parsers first
+	}
 	s.table.Flush(reassembly.EndShutdown)
 	s.publish()
 }
@@ -147,6 +172,9 @@ func (s *Shard) publish() {
 	s.snapshot.Packets = s.packets
 	s.snapshot.Batches = s.batches
 	s.snapshot.Flows = s.table.Stats()
+	if s.streams != nil {
+		s.snapshot.Streams = s.streams.Stats()
+	}
 	if s.snapshot.Events == nil {
 		s.snapshot.Events = make(map[string]uint64, numEventTypes)
 	}
@@ -168,28 +196,22 @@ func (s *Shard) Stats() ShardStats {
 	return st
 }
 
-// flowEnded turns an ended flow into a flow event.
-func (s *Shard) flowEnded(f *reassembly.Flow, reason reassembly.EndReason) {
+// fillContext stamps an event with its flow's context: sensor, flow_id,
+// community_id, endpoints in client → server orientation, vlan, tunnel.
+func (s *Shard) fillContext(e *detect.Event, f *reassembly.Flow, cid string) {
 	cAddr, cPort := f.Client()
 	sAddr, sPort := f.Server()
-	e := &detect.Event{
-		Type:      detect.TypeFlow,
-		Timestamp: f.Last,
-		Sensor:    s.sensor,
-		FlowID:    f.ID,
-		SrcIP:     cAddr.Netip(),
-		DestIP:    sAddr.Netip(),
-		SrcPort:   cPort,
-		DestPort:  sPort,
-		Proto:     f.Key.Proto,
-		ICMPType:  f.ICMPType,
-		ICMPCode:  f.ICMPCode,
+	e.Sensor, e.FlowID = s.sensor, f.ID
+	e.SrcIP, e.DestIP, e.SrcPort, e.DestPort = cAddr.Netip(), sAddr.Netip(), cPort, sPort
+	e.Proto, e.ICMPType, e.ICMPCode = f.Key.Proto, f.ICMPType, f.ICMPCode
+	if cid == "" {
+		cp, sp := cPort, sPort
+		if f.Key.Proto == capture.ProtoICMP || f.Key.Proto == capture.ProtoICMPv6 {
+			cp, sp = uint16(f.ICMPType), uint16(f.ICMPCode)
+		}
+		cid = reassembly.CommunityID(s.seed, f.Key.Proto, cAddr.Bytes(), sAddr.Bytes(), cp, sp)
 	}
-	cp, sp := cPort, sPort
-	if f.Key.Proto == capture.ProtoICMP || f.Key.Proto == capture.ProtoICMPv6 {
-		cp, sp = uint16(f.ICMPType), uint16(f.ICMPCode)
-	}
-	e.CommunityID = reassembly.CommunityID(s.seed, f.Key.Proto, cAddr.Bytes(), sAddr.Bytes(), cp, sp)
+	e.CommunityID = cid
 	if f.NumVLANs > 0 {
 		e.VLAN = append([]uint16(nil), f.VLANs[:f.NumVLANs]...)
 	}
@@ -197,6 +219,18 @@ func (s *Shard) flowEnded(f *reassembly.Flow, reason reassembly.EndReason) {
 		e.Tunnel = &detect.Tunnel{Type: t.Type.String(), OuterSrcIP: t.OuterSrc.Netip(), OuterDestIP: t.OuterDst.Netip(),
 			ID: t.ID, HasID: t.HasID, Depth: t.Depth}
 	}
+}
+
+// flowEnded turns an ended flow into a flow event, after its parsers have
+// flushed theirs.
+func (s *Shard) flowEnded(f *reassembly.Flow, reason reassembly.EndReason) {
+	var cid string
+	if f.App != 0 {
+		cid = s.apps[f.App].cid
+	}
+	appProto := s.endApp(f, f.Last)
+	e := &detect.Event{Type: detect.TypeFlow, Timestamp: f.Last, AppProto: appProto}
+	s.fillContext(e, f, cid)
 	e.Flow = &detect.FlowInfo{
 		PktsToServer: f.Pkts[reassembly.ToServer], PktsToClient: f.Pkts[reassembly.ToClient],
 		BytesToServer: f.Bytes[reassembly.ToServer], BytesToClient: f.Bytes[reassembly.ToClient],

@@ -89,6 +89,7 @@ type Flow struct {
 	App uint32
 
 	// LRU list links (slot indices, 0 = none) and the list the flow is on.
+	slot       uint32
 	prev, next uint32
 	list       uint8
 	used       bool

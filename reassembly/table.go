@@ -101,6 +101,23 @@ func (t *Table) timeout(f *Flow) int64 {
 	return t.normal[f.list]
 }
 
+// Slot identifies a flow's storage: valid with its ID, see BySlot.
+func (f *Flow) Slot() uint32 { return f.slot }
+
+// BySlot returns the live flow in slot with the given ID, or nil when that
+// flow has ended (the slot may hold another flow by now). For state kept
+// outside the table (stream parsers) that must find its flow again.
+func (t *Table) BySlot(slot uint32, id uint64) *Flow {
+	if slot == 0 || slot >= t.nextSlot {
+		return nil
+	}
+	f := t.slot(slot)
+	if !f.used || f.ID != id {
+		return nil
+	}
+	return f
+}
+
 // Lookup returns the flow of p without changing anything, or nil.
 func (t *Table) Lookup(p *capture.Packet) *Flow {
 	k, _ := KeyOf(p, t.cfg.VLANInKey)
@@ -160,6 +177,7 @@ func (t *Table) create(k *Key, p *capture.Packet, aToB bool) uint32 {
 	f := t.slot(i)
 	*f = Flow{Key: *k, First: p.Timestamp, Last: p.Timestamp, used: true, IPVersion: p.IPVersion,
 		VLANs: p.VLANs, NumVLANs: p.NumVLANs, Tunnel: p.Tunnel}
+	f.slot = i
 	f.ID = (k.Hash() ^ mix(uint64(p.Timestamp))) & (1<<53 - 1)
 	if f.ID == 0 {
 		f.ID = 1

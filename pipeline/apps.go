@@ -1,0 +1,271 @@
+package pipeline
+
+import (
+	"github.com/nunchi-sensor/nunchi/capture"
+	"github.com/nunchi-sensor/nunchi/detect"
+	"github.com/nunchi-sensor/nunchi/reassembly"
+)
+
+// detectBytes is how many bytes of a TCP stream protocol detection waits
+// for (fewer at a gap or the end): enough for every probe below.
+const detectBytes = 16
+
+// appState is one flow's application-layer state: the reassembly handle
+// and the parser chosen by content. Allocated when a flow first needs it,
+// recycled through the shard's free list.
+type appState struct {
+	s      *Shard
+	index  uint32 // in Shard.apps; the flow's App field
+	slot   uint32 // the flow's table slot and ID, to find it again
+	flowID uint64
+	proto  string // app_proto, "" until detected
+	cid    string // community ID, computed once for all events of the flow
+
+	stream  *reassembly.Stream
+	sparser detect.StreamParser
+	dparser detect.DatagramParser
+	done    bool // nothing more to learn from this flow
+
+	probe    [detectBytes]byte // first client (or server) bytes, for detection
+	probeLen int
+	probeDir int
+}
+
+// protocol is one entry of the content-detection table.
+type protocol struct {
+	name string
+	// stream: TCP; probe sees the first bytes of one direction.
+	probeStream func(dir int, b []byte) bool
+	newStream   func(emit detect.Emit) detect.StreamParser
+	// datagram: UDP; probe sees one payload.
+	probeDatagram func(dir int, b []byte) bool
+	newDatagram   func(emit detect.Emit) detect.DatagramParser
+}
+
+// startApp gives a new flow its application state when the protocol can
+// carry something a parser wants (TCP, UDP).
+func (s *Shard) startApp(f *reassembly.Flow) *appState {
+	var a *appState
+	if n := len(s.freeApps); n > 0 {
+		a = s.freeApps[n-1]
+		s.freeApps = s.freeApps[:n-1]
+		idx := a.index
+		*a = appState{index: idx}
+	} else {
+		a = &appState{index: uint32(len(s.apps))}
+		s.apps = append(s.apps, a)
+	}
+	a.s, a.slot, a.flowID = s, f.Slot(), f.ID
+	f.App = a.index
+	if f.Key.Proto == capture.ProtoTCP && s.streams != nil {
+		a.stream = s.streams.NewStream(f.ID, a)
+	}
+	return a
+}
+
+// endApp releases a flow's application state as the flow ends: parsers
+// flush what they hold (their events come before the flow event).
+func (s *Shard) endApp(f *reassembly.Flow, ts int64) string {
+	if f.App == 0 || int(f.App) >= len(s.apps) {
+		return ""
+	}
+	a := s.apps[f.App]
+	f.App = 0
+	if !a.done {
+		a.finish(ts)
+	}
+	if a.stream != nil {
+		a.stream.Stop()
+	}
+	proto := a.proto
+	*a = appState{index: a.index}
+	s.freeApps = append(s.freeApps, a)
+	return proto
+}
+
+// appPacket hands one packet of a flow to its application state.
+func (s *Shard) appPacket(f *reassembly.Flow, p *capture.Packet, dir int) {
+	if s.protocols == nil {
+		return
+	}
+	var a *appState
+	if f.App == 0 {
+		if p.Proto != capture.ProtoTCP && (p.Proto != capture.ProtoUDP || len(p.Payload) == 0) {
+			return
+		}
+		a = s.startApp(f)
+	} else {
+		a = s.apps[f.App]
+	}
+	if a.done {
+		return
+	}
+	s.cur = a
+	switch {
+	case a.stream != nil:
+		s.streams.Assemble(a.stream, p, dir)
+		if a.stream.Done() {
+			a.done = true
+		}
+	case p.Proto == capture.ProtoUDP && len(p.Payload) > 0:
+		a.datagram(dir, p.Payload, p.Timestamp)
+	}
+	s.cur = nil
+}
+
+// datagram runs UDP detection and parsing.
+func (a *appState) datagram(dir int, b []byte, ts int64) {
+	if a.dparser == nil {
+		for i := range a.s.protocols {
+			pr := &a.s.protocols[i]
+			if pr.probeDatagram != nil && pr.probeDatagram(dir, b) {
+				a.proto = pr.name
+				a.dparser = pr.newDatagram(a.s.emitApp)
+				break
+			}
+		}
+		if a.dparser == nil {
+			a.done = true
+			return
+		}
+	}
+	if a.dparser.Datagram(dir, b, ts) != detect.NeedMore {
+		a.done = true
+	}
+}
+
+// StreamData implements reassembly.StreamConsumer.
+func (a *appState) StreamData(dir int, data []byte, ts int64) bool {
+	s := a.s
+	prev := s.cur
+	s.cur = a
+	defer func() { s.cur = prev }()
+	if a.sparser == nil {
+		if a.probeLen > 0 && dir != a.probeDir {
+			// The other side spoke before detection decided: decide on
+			// what we have from the first side.
+			if !a.detect() {
+				return false
+			}
+		} else {
+			n := copy(a.probe[a.probeLen:], data)
+			a.probeLen += n
+			a.probeDir = dir
+			if a.probeLen < detectBytes {
+				return true
+			}
+			data = data[n:]
+			if !a.detect() {
+				return false
+			}
+		}
+		if len(data) == 0 {
+			return !a.done
+		}
+	}
+	if a.sparser.Data(dir, data, ts) != detect.NeedMore {
+		a.done = true
+		return false
+	}
+	return true
+}
+
+// detect picks the parser from the probe bytes and replays them into it.
+// It reports whether the stream is worth following.
+func (a *appState) detect() bool {
+	b := a.probe[:a.probeLen]
+	for i := range a.s.protocols {
+		pr := &a.s.protocols[i]
+		if pr.probeStream != nil && pr.probeStream(a.probeDir, b) {
+			a.proto = pr.name
+			if pr.newStream == nil { // identified, nothing to parse (ssh)
+				break
+			}
+			a.sparser = pr.newStream(a.s.emitApp)
+			if a.sparser.Data(a.probeDir, b, 0) != detect.NeedMore {
+				a.done = true
+				return false
+			}
+			return true
+		}
+	}
+	a.done = true
+	return false
+}
+
+// StreamGap implements reassembly.StreamConsumer.
+func (a *appState) StreamGap(dir int, n int, ts int64) bool {
+	if a.sparser == nil {
+		if a.probeLen == 0 {
+			return true // nothing seen yet: the stream may still be identified
+		}
+		if !a.detect() {
+			return false
+		}
+	}
+	prev := a.s.cur
+	a.s.cur = a
+	defer func() { a.s.cur = prev }()
+	if a.sparser.Gap(dir, n, ts) != detect.NeedMore {
+		a.done = true
+		return false
+	}
+	return true
+}
+
+// StreamEnd implements reassembly.StreamConsumer.
+func (a *appState) StreamEnd(ts int64) {
+	if !a.done {
+		a.finish(ts)
+	}
+}
+
+// finish flushes the parser (end of stream, flow expiry or shutdown).
+func (a *appState) finish(ts int64) {
+	prev := a.s.cur
+	a.s.cur = a
+	defer func() { a.s.cur = prev }()
+	if a.sparser == nil && a.probeLen > 0 && a.stream != nil {
+		a.detect()
+	}
+	a.done = true
+	if a.sparser != nil {
+		a.sparser.Close(ts)
+	}
+	if a.dparser != nil {
+		a.dparser.Close(ts)
+	}
+}
+
+// emitApp completes a parser's event with its flow's context and queues it.
+func (s *Shard) emitApp(e *detect.Event) {
+	a := s.cur
+	if a == nil {
+		return // cannot happen: parsers run only under a current flow
+	}
+	f := s.table.BySlot(a.slot, a.flowID)
+	if f == nil {
+		return
+	}
+	if e.Timestamp == 0 {
+		e.Timestamp = f.Last
+	}
+	s.fillContext(e, f, a.cid)
+	a.cid = e.CommunityID
+	e.AppProto = a.proto
+	s.emit(e, eventKind(e.Type))
+}
+
+func eventKind(t string) int {
+	switch t {
+	case detect.TypeHTTP:
+		return evHTTP
+	case detect.TypeTLS:
+		return evTLS
+	case detect.TypeQUIC:
+		return evQUIC
+	case detect.TypeDNS:
+		return evDNS
+	}
+	return evFlow
+}
