@@ -19,6 +19,10 @@ const (
 	Done
 	// NotMine: the bytes are not this protocol; detection may try another.
 	NotMine
+	// Upgrade: the stream now carries another protocol (an HTTP CONNECT or
+	// SOCKS tunnel was opened, a 101 upgrade): the bytes after this call
+	// are a new stream, to be detected afresh. The parser is done.
+	Upgrade
 )
 
 // Emit hands a finished event to the shard. The parser fills Type,

@@ -29,6 +29,7 @@ type appState struct {
 	probe    [detectBytes]byte // first client (or server) bytes, for detection
 	probeLen int
 	probeDir int
+	upgrades int
 }
 
 // protocol is one entry of the content-detection table.
@@ -163,11 +164,26 @@ func (a *appState) StreamData(dir int, data []byte, ts int64) bool {
 			return !a.done
 		}
 	}
-	if a.sparser.Data(dir, data, ts) != detect.NeedMore {
-		a.done = true
-		return false
+	switch a.sparser.Data(dir, data, ts) {
+	case detect.NeedMore:
+		return true
+	case detect.Upgrade:
+		a.upgrade(ts)
+		return true
 	}
-	return true
+	a.done = true
+	return false
+}
+
+// upgrade starts detection afresh on a tunnel opened inside the stream
+// (CONNECT, SOCKS). Bounded: a stream is re-detected a few times at most.
+func (a *appState) upgrade(ts int64) {
+	a.sparser.Close(ts)
+	a.sparser, a.probeLen = nil, 0
+	a.upgrades++
+	if a.upgrades > 3 {
+		a.done = true
+	}
 }
 
 // detect picks the parser from the probe bytes and replays them into it.
@@ -182,11 +198,15 @@ func (a *appState) detect() bool {
 				break
 			}
 			a.sparser = pr.newStream(a.s.emitApp)
-			if a.sparser.Data(a.probeDir, b, 0) != detect.NeedMore {
-				a.done = true
-				return false
+			switch a.sparser.Data(a.probeDir, b, 0) {
+			case detect.NeedMore:
+				return true
+			case detect.Upgrade:
+				a.upgrade(0)
+				return true
 			}
-			return true
+			a.done = true
+			return false
 		}
 	}
 	a.done = true

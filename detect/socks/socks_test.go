@@ -1,0 +1,77 @@
+package socks
+
+import (
+	"testing"
+
+	"github.com/nunchi-sensor/nunchi/detect"
+)
+
+func TestSOCKS5Handshake(t *testing.T) {
+	greet := []byte{5, 1, 0}
+	req := []byte{5, 1, 0, 3, 14, 'w', 'w', 'w', '.', 'o', 's', 'n', 'e', 'w', 's', '.', 'c', 'o', 'm', 0, 80}
+	if !Detect(greet) {
+		t.Fatal("greeting not detected")
+	}
+	// Every split of the server's replies gives the same outcome.
+	server := []byte{5, 0, 5, 0, 0, 1, 10, 0, 0, 1, 0x1f, 0x90}
+	for cut := 0; cut <= len(server); cut++ {
+		p := NewParser(nil)
+		p.Data(detect.ToServer, greet, 0)
+		v := p.Data(detect.ToClient, server[:cut], 0)
+		if cut == len(server) {
+			if v != detect.Upgrade {
+				t.Fatalf("whole reply: verdict %v, want Upgrade", v)
+			}
+			continue
+		}
+		if v != detect.NeedMore {
+			t.Fatalf("cut %d: early verdict %v", cut, v)
+		}
+		p.Data(detect.ToServer, req, 0)
+		if v = p.Data(detect.ToClient, server[cut:], 0); v != detect.Upgrade {
+			t.Fatalf("cut %d: verdict %v, want Upgrade", cut, v)
+		}
+	}
+}
+
+func TestSOCKS5WithPasswordAndRefusal(t *testing.T) {
+	p := NewParser(nil)
+	p.Data(detect.ToServer, []byte{5, 2, 0, 2}, 0)
+	if v := p.Data(detect.ToClient, []byte{5, 2, 1, 0, 5, 0, 0, 4, 0x20, 1, 0xd, 0xb8, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 0, 80}, 0); v != detect.Upgrade {
+		t.Errorf("user/password then IPv6 reply: %v", v)
+	}
+	p = NewParser(nil)
+	p.Data(detect.ToServer, []byte{5, 1, 0}, 0)
+	if v := p.Data(detect.ToClient, []byte{5, 0, 5, 5, 0, 1, 0, 0, 0, 0, 0, 0}, 0); v != detect.Done {
+		t.Errorf("refused connection: %v, want Done", v)
+	}
+}
+
+func TestSOCKS4(t *testing.T) {
+	req := []byte{4, 1, 0, 80, 192, 0, 2, 1, 'u', 0}
+	if !Detect(req) {
+		t.Fatal("not detected")
+	}
+	p := NewParser(nil)
+	p.Data(detect.ToServer, req, 0)
+	if v := p.Data(detect.ToClient, []byte{0, 0x5a, 0, 0, 0, 0, 0, 0}, 0); v != detect.Upgrade {
+		t.Errorf("granted: %v", v)
+	}
+	if Detect([]byte("GET / HTTP/1.1")) || Detect([]byte{0x16, 3, 1, 0, 200}) {
+		t.Error("HTTP or TLS taken for SOCKS")
+	}
+}
+
+func FuzzParser(f *testing.F) {
+	f.Add([]byte{5, 1, 0}, []byte{5, 0, 5, 0, 0, 1, 10, 0, 0, 1, 0x1f, 0x90})
+	f.Add([]byte{4, 1, 0, 80, 1, 2, 3, 4, 0}, []byte{0, 0x5a, 0, 0, 0, 0, 0, 0})
+	f.Fuzz(func(t *testing.T, c, s []byte) {
+		Detect(c)
+		p := NewParser(nil)
+		if len(c) > 0 {
+			p.Data(detect.ToServer, c, 0)
+		}
+		p.Data(detect.ToClient, s, 0)
+		p.Data(detect.ToClient, s, 0)
+	})
+}
