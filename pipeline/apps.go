@@ -29,6 +29,7 @@ type appState struct {
 	probe    [detectBytes]byte // first client (or server) bytes, for detection
 	probeLen int
 	probeDir int
+	probeTS  int64 // packet time of the first probe byte
 	upgrades int
 }
 
@@ -149,6 +150,9 @@ func (a *appState) StreamData(dir int, data []byte, ts int64) bool {
 				return false
 			}
 		} else {
+			if a.probeLen == 0 {
+				a.probeTS = ts
+			}
 			n := copy(a.probe[a.probeLen:], data)
 			a.probeLen += n
 			a.probeDir = dir
@@ -198,11 +202,11 @@ func (a *appState) detect() bool {
 				break
 			}
 			a.sparser = pr.newStream(a.s.emitApp)
-			switch a.sparser.Data(a.probeDir, b, 0) {
+			switch a.sparser.Data(a.probeDir, b, a.probeTS) {
 			case detect.NeedMore:
 				return true
 			case detect.Upgrade:
-				a.upgrade(0)
+				a.upgrade(a.probeTS)
 				return true
 			}
 			a.done = true
