@@ -22,15 +22,15 @@ const (
 
 // Parser states, per direction.
 const (
-	stStart    uint8 = iota // expecting a start line (request or status line)
-	stHeaders               // header lines
-	stBodyLen               // Content-Length body: remain bytes left
-	stChunkSize             // chunk-size line
-	stChunkData             // chunk data: remain bytes left
-	stChunkEnd              // the CRLF after chunk data
-	stTrailers              // trailer lines after the last chunk
-	stUntilClose            // close-delimited response body
-	stResync                // lost framing: skip lines until a start line
+	stStart      uint8 = iota // expecting a start line (request or status line)
+	stHeaders                 // header lines
+	stBodyLen                 // Content-Length body: remain bytes left
+	stChunkSize               // chunk-size line
+	stChunkData               // chunk data: remain bytes left
+	stChunkEnd                // the CRLF after chunk data
+	stTrailers                // trailer lines after the last chunk
+	stUntilClose              // close-delimited response body
+	stResync                  // lost framing: skip lines until a start line
 )
 
 // Header names the parser keeps.
@@ -120,7 +120,7 @@ type Parser struct {
 	location string
 	waitBody bool // the event is emitted when the body ends (chunked, close-delimited)
 
-	sniffed  bool // the client's first bytes were checked
+	sniffed  bool     // the client's first bytes were checked
 	sniff    [20]byte // longer than the longest known method and a space
 	sniffLen int
 	txns     int
