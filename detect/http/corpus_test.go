@@ -85,7 +85,7 @@ func tcpReplay(t *testing.T, path string, mk func() detect.StreamParser) int {
 		f := flows[k]
 		syn := p.TCP.Flags&capture.TCPSyn != 0
 		ack := p.TCP.Flags&capture.TCPAck != 0
-		if f != nil && syn && !ack && f.sawData {
+		if f != nil && syn && !ack && f.sawData && f.dirs[f.clientDir(fromB)].base != p.TCP.Seq+1 {
 			f.close(lastTS) // port reuse: a new connection
 			f = nil
 		}
@@ -117,11 +117,20 @@ func tcpReplay(t *testing.T, path string, mk func() detect.StreamParser) int {
 	return len(order)
 }
 
+func (f *testFlow) clientDir(fromB bool) int {
+	if fromB == f.clientIsA {
+		return detect.ToClient
+	}
+	return detect.ToServer
+}
+
 func (f *testFlow) segment(dir int, p *capture.Packet) {
 	d := &f.dirs[dir]
 	seq := p.TCP.Seq
 	if p.TCP.Flags&capture.TCPSyn != 0 {
-		d.based, d.base, d.next = true, seq+1, 0
+		if !f.sawData {
+			d.based, d.base, d.next = true, seq+1, 0
+		}
 		return
 	}
 	if len(p.Payload) == 0 || f.dead {
@@ -245,7 +254,14 @@ func TestCorpus(t *testing.T) {
 					}
 				}
 			}
-			t.Logf("%d events, %d expected requests", len(got), len(e.Tshark.HTTPRequests))
+			if len(got) != len(e.Tshark.HTTPRequests) {
+				t.Errorf("%d events, tshark lists %d requests", len(got), len(e.Tshark.HTTPRequests))
+			}
+			if testing.Verbose() {
+				for _, h := range got {
+					t.Logf("  %s %s:%d %.60s status %d len %d ct %q proxied %v", h.Method, h.Hostname, h.Port, h.URL, h.Status, h.Length, h.ContentType, h.Proxied)
+				}
+			}
 		})
 	}
 	if n == 0 {
