@@ -99,8 +99,8 @@ func TestCorpus(t *testing.T) {
 		// the FoxIO specification (ALPN "h3-29" gives "h9" there, nDPI
 		// writes "h3"; nDPI writes "d" for a ClientHello without SNI).
 		ja4Hashes string
-		alpn string // first ALPN of every connection, when checked
-		ua   string
+		alpn      string // first ALPN of every connection, when checked
+		ua        string
 	}{
 		{file: "zeek__quic__chromium-115.0.5790.110-api-cirrus-com.pcap", version: "1", snis: []string{"api.cirrus-ci.com"}, alpn: "h3"},
 		// nDPI: q13d0512h3_d55e91d5c3b2_cd318bf3b157.

@@ -46,7 +46,14 @@ func cryptoFrame(off uint64, data []byte) []byte {
 // payload frames, padded with PADDING frames to at least size bytes.
 func sealInitial(t testing.TB, vi *versionInfo, ver uint32, dcid, scid []byte, pn uint32, frames []byte, size int) []byte {
 	t.Helper()
-	k, err := newInitialKeys(vi, dcid)
+	return seal(t, vi, ver, dcid, dcid, scid, pn, frames, size)
+}
+
+// seal is sealInitial with keys derived from keyDCID (which a Retry or a
+// server-chosen connection ID makes differ from the header's dcid).
+func seal(t testing.TB, vi *versionInfo, ver uint32, keyDCID, dcid, scid []byte, pn uint32, frames []byte, size int) []byte {
+	t.Helper()
+	k, err := newInitialKeys(vi, keyDCID)
 	if err != nil {
 		t.Fatal(err)
 	}
