@@ -2,6 +2,8 @@ package tls
 
 import (
 	"bytes"
+	"math/rand/v2"
+	"reflect"
 	"testing"
 
 	"github.com/nunchi-sensor/nunchi/detect"
@@ -211,4 +213,41 @@ func checkWant(t *testing.T, w corpusWant, g *detect.TLS) {
 		t.Errorf("port %d: certificate fingerprint %q, want one: %v", w.clientPort, g.Fingerprint, w.cert)
 	}
 	t.Logf("port %d: %s ja4=%s ja3s=%v subject=%q issuer=%q serial=%s fp=%s", w.clientPort, g.Version, g.JA4, g.JA3S, g.Subject, g.IssuerDN, g.Serial, g.Fingerprint)
+}
+
+// TestCorpusChunking re-feeds every corpus connection with each
+// direction's bytes cut into random pieces (1..64 bytes), keeping the
+// order of the original segments across directions: the event must not
+// change.
+func TestCorpusChunking(t *testing.T) {
+	rng := rand.New(rand.NewPCG(3, 4))
+	for _, tc := range corpusCases {
+		t.Run(tc.file, func(t *testing.T) {
+			for _, c := range readTCPConns(t, corpusPath(t, tc.file)) {
+				if tc.afterHTTP {
+					stripHTTP(c)
+				}
+				want, _ := feed(c)
+				for range 20 {
+					cut := &tcpConn{clientPort: c.clientPort}
+					for _, ch := range c.chunks {
+						first := true
+						for b := ch.data; len(b) > 0; {
+							n := min(len(b), 1+rng.IntN(64))
+							piece := chunk{dir: ch.dir, data: b[:n], ts: ch.ts}
+							if first {
+								piece.gap, first = ch.gap, false
+							}
+							cut.chunks = append(cut.chunks, piece)
+							b = b[n:]
+						}
+					}
+					got, _ := feed(cut)
+					if !reflect.DeepEqual(got, want) {
+						t.Fatalf("port %d: pieces %+v, whole %+v", c.clientPort, tlsOf(got), tlsOf(want))
+					}
+				}
+			}
+		})
+	}
 }

@@ -64,8 +64,16 @@ type dirState struct {
 	skip      bool // this direction has given what it can: bytes are counted, not parsed
 }
 
+// maxKeptBuffer bounds the handshake buffer a Reset keeps for reuse: a
+// pooled Parser should not pin a budget-sized buffer from one odd flow.
+const maxKeptBuffer = 8 << 10
+
 func (d *dirState) reset() {
-	*d = dirState{hs: d.hs[:0]}
+	hs := d.hs[:0]
+	if cap(hs) > maxKeptBuffer {
+		hs = nil
+	}
+	*d = dirState{hs: hs}
 }
 
 // state of a Parser.
