@@ -170,7 +170,7 @@ func TestNames(t *testing.T) {
 		{"truncated pointer", newMsg(1, 0, 1, 0, 0, 0).raw(0xc0).b, "", ErrShort},
 		{"truncated label", newMsg(1, 0, 1, 0, 0, 0).raw(5, 'a', 'b').b, "", ErrShort},
 		{"extended label", newMsg(1, 0, 1, 0, 0, 0).raw(0x41, 0).u16(1, 1).b, "", ErrLabel},
-		{"too long", newMsg(1, 0, 1, 0, 0, 0).name(strings.Repeat("abcdefghi.", 26) + "x").u16(1, 1).b, "", ErrNameLong},
+		{"too long", newMsg(1, 0, 1, 0, 0, 0).name(strings.Repeat("abcdefghi.", 26)+"x").u16(1, 1).b, "", ErrNameLong},
 		{"short header", []byte{1, 2, 3}, "", ErrShort},
 		{"no qtype", newMsg(1, 0, 1, 0, 0, 0).name("a").raw(0).b, "", ErrShort},
 	}
