@@ -16,8 +16,6 @@ const (
 	// maxDerivations bounds key derivations per flow (first Initial, then
 	// a Retry's new DCID or a compatible version switch).
 	maxDerivations = 4
-	// maxScratch bounds the datagram size decrypted (UDP payload maximum).
-	maxScratch = 65535
 )
 
 // Parser states.
