@@ -56,6 +56,7 @@ type QUIC struct {
 	Version string // "1", "2", "draft-29", "Q046"…
 	SNI     string
 	ALPN    []string
+	JA3     *JA3 // of the ClientHello inside the Initials
 	JA4     string
 	UA      string // gQUIC user agent (UAID tag), when present
 }
@@ -209,6 +210,7 @@ func (q *QUIC) appendJSON(b []byte) []byte {
 		b = append(b, `,"alpn":`...)
 		b = appendStrings(b, q.ALPN)
 	}
+	b = appendJA3(b, "ja3", q.JA3)
 	b = field(b, "ja4", q.JA4)
 	b = field(b, "ua", q.UA)
 	return append(b, '}')

@@ -59,6 +59,9 @@ func replayFile(t testing.TB, path string, cfg Config) ([]*detect.Event, Stats, 
 	if cfg.Sensor == "" {
 		cfg.Sensor = "test"
 	}
+	if cfg.BatchSize == 0 { // small captures: small batches keep tests fast
+		cfg.BatchSize, cfg.QueueBatches = 32, 2
+	}
 	r := NewReplay(cfg, slog.New(slog.NewTextHandler(io.Discard, nil)), &col, nil)
 	err := r.Run(context.Background(), []string{path})
 	return col.Events(), r.Stats(), err

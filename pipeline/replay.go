@@ -50,9 +50,10 @@ func (c *Config) setDefaults() {
 	}
 }
 
-// batchArena is the payload arena of one batch: room for a full batch of
-// average ISP-mix payloads; a larger payload closes the batch early.
-const batchArena = 256 << 10
+// arenaPerPacket sizes a batch's payload arena: room for a full batch of
+// average ISP-mix payloads (256 KiB for 256 packets); a larger payload
+// closes the batch early.
+const arenaPerPacket = 1 << 10
 
 // Progress is the replay's position, readable from any goroutine.
 type Progress struct {
@@ -94,7 +95,7 @@ func NewReplay(cfg Config, log *slog.Logger, pub Publisher, fan *sinks.Fanout) *
 		r.in = append(r.in, make(chan *batch, cfg.QueueBatches))
 		free := make(chan *batch, cfg.QueueBatches+2)
 		for j := 0; j < cfg.QueueBatches+1; j++ {
-			free <- newBatch(cfg.BatchSize, batchArena)
+			free <- newBatch(cfg.BatchSize, cfg.BatchSize*arenaPerPacket)
 		}
 		r.free = append(r.free, free)
 	}
