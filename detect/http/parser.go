@@ -123,8 +123,12 @@ type Parser struct {
 	sniffed  bool     // the client's first bytes were checked
 	sniff    [20]byte // longer than the longest known method and a space
 	sniffLen int
-	txns     int
-	done     bool
+	// The server's first bytes, when they come before the client's.
+	respSniff    [5]byte
+	respSniffLen int
+	respSniffed  bool
+	txns         int
+	done         bool
 }
 
 var _ detect.StreamParser = (*Parser)(nil)
@@ -180,8 +184,13 @@ func (p *Parser) sniffStart(dir int, data []byte) (detect.Verdict, bool) {
 	if dir == detect.ToClient {
 		// Only the client's bytes decide; a response seen first must at
 		// least look like one.
-		if p.sniffLen == 0 && !prefixOf(data, "HTTP/") {
-			return detect.NotMine, false
+		if !p.respSniffed {
+			n := copy(p.respSniff[p.respSniffLen:], data)
+			p.respSniffLen += n
+			if !prefixOf(p.respSniff[:p.respSniffLen], "HTTP/") {
+				return detect.NotMine, false
+			}
+			p.respSniffed = p.respSniffLen == len(p.respSniff)
 		}
 		return detect.NeedMore, true
 	}

@@ -250,6 +250,11 @@ func TestParser(t *testing.T) {
 			last: detect.NotMine,
 		},
 		{
+			name: "server first, split",
+			segs: []seg{s2c("HT"), s2c("TP/1.1 200 OK\r\nContent-Length: 4\r\n\r\n"), s2c("body"), c2s("GET / HTTP/1.1\r\nHost: s.example\r\n\r\n")},
+			want: []detect.HTTP{{Hostname: "s.example", URL: "/", Method: "GET", Protocol: "HTTP/1.1", Length: -1}},
+		},
+		{
 			name: "server first, not HTTP",
 			segs: []seg{s2c("220 smtp.example ESMTP\r\n")},
 			last: detect.NotMine,
