@@ -15,12 +15,19 @@ type initialKeys struct {
 	iv   [12]byte
 }
 
-// expandLabel is HKDF-Expand-Label of TLS 1.3 (RFC 8446 §7.1) with an
-// empty context, over SHA-256.
-func expandLabel(secret []byte, label string, n int) ([]byte, error) {
-	info := string([]byte{byte(n >> 8), byte(n), byte(len("tls13 ") + len(label))}) + "tls13 " + label + "\x00"
+// hkdfLabel is the HkdfLabel structure of TLS 1.3 (RFC 8446 §7.1) for an
+// output of n bytes and an empty context: the info of HKDF-Expand-Label.
+func hkdfLabel(label string, n int) string {
+	return string([]byte{byte(n >> 8), byte(n), byte(len("tls13 ") + len(label))}) + "tls13 " + label + "\x00"
+}
+
+// expandLabel is HKDF-Expand-Label over SHA-256; info is from hkdfLabel
+// (built once per version, not per flow).
+func expandLabel(secret []byte, info string, n int) ([]byte, error) {
 	return hkdf.Expand(sha256.New, secret, info, n)
 }
+
+var infoClientIn = hkdfLabel("client in", 32)
 
 // clientInitialSecrets derives the client's Initial key, IV and header
 // protection key from the Destination Connection ID of the client's first
@@ -30,17 +37,17 @@ func clientInitialSecrets(vi *versionInfo, dcid []byte) (key, iv, hp []byte, err
 	if err != nil {
 		return nil, nil, nil, err
 	}
-	client, err := expandLabel(initial, "client in", 32)
+	client, err := expandLabel(initial, infoClientIn, 32)
 	if err != nil {
 		return nil, nil, nil, err
 	}
-	if key, err = expandLabel(client, vi.labelKey, 16); err != nil {
+	if key, err = expandLabel(client, vi.labels.key, 16); err != nil {
 		return nil, nil, nil, err
 	}
-	if iv, err = expandLabel(client, vi.labelIV, 12); err != nil {
+	if iv, err = expandLabel(client, vi.labels.iv, 12); err != nil {
 		return nil, nil, nil, err
 	}
-	if hp, err = expandLabel(client, vi.labelHP, 16); err != nil {
+	if hp, err = expandLabel(client, vi.labels.hp, 16); err != nil {
 		return nil, nil, nil, err
 	}
 	return key, iv, hp, nil

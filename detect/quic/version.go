@@ -44,16 +44,21 @@ type versionInfo struct {
 	name     string // event "version"; empty for gQUIC (see gquicName)
 	kind     uint8
 	salt     []byte
-	labelKey string // HKDF-Expand-Label labels, without the "tls13 " prefix
-	labelIV  string
-	labelHP  string
+	labels   *labels
 	v2Types  bool // RFC 9369 long-header type numbering
 }
 
+// labels holds the HKDF-Expand-Label infos of a version's packet
+// protection key, IV and header protection key.
+type labels struct{ key, iv, hp string }
+
 var (
-	infoV1  = versionInfo{name: "1", kind: kindIETF, salt: saltV1, labelKey: "quic key", labelIV: "quic iv", labelHP: "quic hp"}
-	infoV2  = versionInfo{name: "2", kind: kindIETF, salt: saltV2, labelKey: "quicv2 key", labelIV: "quicv2 iv", labelHP: "quicv2 hp", v2Types: true}
-	infoQ50 = versionInfo{name: "Q050", kind: kindQ050, salt: saltQ50, labelKey: "quic key", labelIV: "quic iv", labelHP: "quic hp"}
+	labelsV1 = &labels{hkdfLabel("quic key", 16), hkdfLabel("quic iv", 12), hkdfLabel("quic hp", 16)}
+	labelsV2 = &labels{hkdfLabel("quicv2 key", 16), hkdfLabel("quicv2 iv", 12), hkdfLabel("quicv2 hp", 16)}
+
+	infoV1  = versionInfo{name: "1", kind: kindIETF, salt: saltV1, labels: labelsV1}
+	infoV2  = versionInfo{name: "2", kind: kindIETF, salt: saltV2, labels: labelsV2, v2Types: true}
+	infoQ50 = versionInfo{name: "Q050", kind: kindQ050, salt: saltQ50, labels: labelsV1}
 )
 
 var draftNames = [...]string{
@@ -85,7 +90,7 @@ func lookupVersion(v uint32) versionInfo {
 		default:
 			return versionInfo{}
 		}
-		return versionInfo{name: draftNames[d], kind: kindIETF, salt: salt, labelKey: "quic key", labelIV: "quic iv", labelHP: "quic hp"}
+		return versionInfo{name: draftNames[d], kind: kindIETF, salt: salt, labels: labelsV1}
 	case v>>16 == 'Q'<<8|'0':
 		// gQUIC "Q0xy": Q043 uses the legacy public header; Q046 the IETF
 		// invariant long header; both carry the CHLO in cleartext.
