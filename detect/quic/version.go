@@ -41,11 +41,11 @@ const (
 
 // versionInfo describes one supported version.
 type versionInfo struct {
-	name     string // event "version"; empty for gQUIC (see gquicName)
-	kind     uint8
-	salt     []byte
-	labels   *labels
-	v2Types  bool // RFC 9369 long-header type numbering
+	name    string // event "version"; empty for gQUIC (see gquicName)
+	kind    uint8
+	salt    []byte
+	labels  *labels
+	v2Types bool // RFC 9369 long-header type numbering
 }
 
 // labels holds the HKDF-Expand-Label infos of a version's packet
