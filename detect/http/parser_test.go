@@ -291,6 +291,14 @@ func TestSplitEverywhere(t *testing.T) {
 			s2c("HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n0\r\n\r\nHTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok"),
 		},
 		"folded": {c2s("GET / HTTP/1.1\nUser-Agent: a\n b\nHost:\n  fold.example\n\n")},
+		"pipelined": {
+			c2s("GET /a HTTP/1.1\r\nHost: p.example\r\n\r\nHEAD /b HTTP/1.1\r\nHost: p.example\r\n\r\nGET http://x.example/c HTTP/1.1\r\n\r\n"),
+			s2c("HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 200 OK\r\nContent-Length: 3\r\n\r\nabcHTTP/1.1 200 OK\r\nContent-Length: 99\r\n\r\nHTTP/1.1 302 Found\r\nLocation: /z\r\n\r\nrest"),
+		},
+		"connect": {
+			c2s("CONNECT t.example:443 HTTP/1.1\r\nUser-Agent: u\r\n\r\n\x16\x03\x01"),
+			s2c("HTTP/1.1 200 Connection established\r\n\r\n"),
+		},
 	}
 	for name, segs := range convs {
 		t.Run(name, func(t *testing.T) {
@@ -415,8 +423,7 @@ func TestParseChunkSize(t *testing.T) {
 	}
 }
 
-// TestReuseNoAlloc: parsing a body and a request/response pair allocates
-// only the event (one txn and a few strings).
+// TestBodyNoAlloc: skipping body bytes allocates nothing.
 func TestBodyNoAlloc(t *testing.T) {
 	p := NewParser(func(*detect.Event) {})
 	p.Data(detect.ToServer, []byte("POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 1000000000\r\n\r\n"), 1)
@@ -426,5 +433,21 @@ func TestBodyNoAlloc(t *testing.T) {
 	})
 	if allocs != 0 {
 		t.Fatalf("%v allocs per body segment", allocs)
+	}
+}
+
+// TestNotMineNoAlloc: a stream that is not HTTP costs no allocation.
+func TestNotMineNoAlloc(t *testing.T) {
+	p := NewParser(nil)
+	emit := func(*detect.Event) {}
+	tls := []byte("\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03")
+	allocs := testing.AllocsPerRun(100, func() {
+		p.Reset(emit)
+		if p.Data(detect.ToServer, tls, 1) != detect.NotMine {
+			t.Fatal("not NotMine")
+		}
+	})
+	if allocs != 0 {
+		t.Fatalf("%v allocs", allocs)
 	}
 }
