@@ -1,5 +1,7 @@
 package quic
 
+import "math/bits"
+
 // MaxCrypto bounds the CRYPTO stream bytes kept per flow: offsets at or
 // beyond it are dropped (and counted), and a ClientHello longer than
 // MaxCrypto-4 bytes is not parsed.
@@ -12,12 +14,14 @@ type cryptoBuf struct {
 	data     *[MaxCrypto]byte // allocated on first use, kept across resets
 	have     [MaxCrypto / 64]uint64
 	contig   int
+	added    int  // bytes stored for the first time
 	overflow bool // some bytes fell beyond MaxCrypto
 }
 
 func (c *cryptoBuf) reset() {
 	c.have = [MaxCrypto / 64]uint64{}
 	c.contig = 0
+	c.added = 0
 	c.overflow = false
 }
 
@@ -43,11 +47,15 @@ func (c *cryptoBuf) write(off uint64, b []byte) {
 	end := start + copy(c.data[start:], b)
 	for i := start; i < end; {
 		if i%64 == 0 && end-i >= 64 {
+			c.added += 64 - bits.OnesCount64(c.have[i/64])
 			c.have[i/64] = ^uint64(0)
 			i += 64
 			continue
 		}
-		c.have[i/64] |= 1 << (i % 64)
+		if bit := uint64(1) << (i % 64); c.have[i/64]&bit == 0 {
+			c.have[i/64] |= bit
+			c.added++
+		}
 		i++
 	}
 	for c.contig < MaxCrypto {

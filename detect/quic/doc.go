@@ -20,8 +20,8 @@
 //     ALPN, JA4 (computed by detect/tls, transport 'q').
 //   - Gave up on a flow that proved to be QUIC (an Initial decrypted, or a
 //     gQUIC header was read): an event with the version only, no SNI. This
-//     happens after MaxInitials client Initials without a complete
-//     ClientHello, when the CRYPTO stream does not start with a ClientHello
+//     happens after MaxStale client Initials that brought no new CRYPTO
+//     bytes, or MaxInitials Initials in all, without a complete ClientHello, when the CRYPTO stream does not start with a ClientHello
 //     or holds one longer than MaxCrypto-4 bytes, when the ClientHello does
 //     not parse, and on Close.
 //   - The first Initial does not decrypt (not a client Initial, a capture
@@ -70,7 +70,8 @@
 //
 // # Bounds and cost
 //
-// Per flow: MaxInitials (8) client Initials, 4 key derivations, a 16 KiB
+// Per flow: MaxInitials (32) client Initials of which at most MaxStale (8)
+// without new CRYPTO bytes, 4 key derivations, a 16 KiB
 // CRYPTO buffer and a bitmap (allocated on the first CRYPTO frame and kept
 // by Reset), a scratch buffer of the largest datagram decrypted (≤ 64 KiB).
 // Detect and a NotMine verdict allocate nothing; a decrypted flow allocates

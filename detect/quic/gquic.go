@@ -40,6 +40,7 @@ func (p *Parser) gquicLong(b []byte, ver uint32) {
 		p.version = ver
 	}
 	p.initials++
+	p.stale++ // until chloIn reports
 	p.stats.Initials++
 	if len(b) < 6 || (b[0]>>4)&3 != typeInitial {
 		return
@@ -61,6 +62,7 @@ func (p *Parser) gquicLong(b []byte, ver uint32) {
 // gquicLegacy reads a packet with a gQUIC public header (Q043 and older).
 func (p *Parser) gquicLegacy(b []byte) {
 	p.initials++
+	p.stale++
 	p.stats.Initials++
 	flags := b[0]
 	if flags&0x01 == 0 {

@@ -10,9 +10,14 @@ import (
 
 // Bounds.
 const (
-	// MaxInitials is how many client Initial packets (IETF) or long-header
-	// packets (gQUIC) a Parser reads before it gives up on a ClientHello.
-	MaxInitials = 8
+	// MaxStale is how many client Initials that bring no new CRYPTO bytes
+	// (retransmissions, ACK-only or undecryptable packets; for gQUIC, any
+	// packet without a CHLO) a Parser reads before it gives up.
+	MaxStale = 8
+	// MaxInitials caps the client Initials a Parser reads, progress or not:
+	// a ClientHello cut into many small Initials (an evasion) is still
+	// read, within this bound.
+	MaxInitials = 32
 	// maxDerivations bounds key derivations per flow (first Initial, then
 	// a Retry's new DCID or a compatible version switch).
 	maxDerivations = 4
@@ -55,7 +60,8 @@ type Parser struct {
 	origDCID [20]byte // DCID of the client's first Initial
 	origDLen int
 	largest  int64 // largest decrypted packet number; -1 none
-	initials int
+	initials int   // client Initials read
+	stale    int   // of which brought no new CRYPTO bytes
 
 	crypto  cryptoBuf
 	scratch []byte
@@ -105,7 +111,7 @@ func (p *Parser) Datagram(dir int, data []byte, ts int64) detect.Verdict {
 	p.stats.Datagrams++
 	p.ts = ts
 	p.datagram(data)
-	if p.state == stateActive && p.initials >= MaxInitials {
+	if p.state == stateActive && (p.stale >= MaxStale || p.initials >= MaxInitials) {
 		p.giveUp()
 	}
 	if p.state == stateDone {
@@ -202,6 +208,7 @@ func (p *Parser) initial(pkt []byte, h *longHeader, vi *versionInfo) {
 	}
 	plain, ok := p.tryOpen(pkt, h, vi)
 	if !ok {
+		p.stale++
 		p.stats.DecryptFailed++
 		if p.stats.Decrypted == 0 {
 			// The first Initial did not decrypt: not a client Initial
@@ -213,12 +220,16 @@ func (p *Parser) initial(pkt []byte, h *longHeader, vi *versionInfo) {
 	}
 	p.stats.Decrypted++
 	if vi.kind == kindQ050 {
+		p.stale++ // until chloIn reports
 		p.chloIn(plain)
 		return
 	}
-	before := p.crypto.overflow
+	before, added := p.crypto.overflow, p.crypto.added
 	if !readFrames(&p.crypto, plain) {
 		p.stats.UnknownFrames++
+	}
+	if p.crypto.added == added {
+		p.stale++
 	}
 	if p.crypto.overflow && !before {
 		p.stats.CryptoOverflow++

@@ -91,6 +91,33 @@ func TestSplitHelloEveryOrder(t *testing.T) {
 	}
 }
 
+// TestManySmallInitials: a ClientHello cut into 24 Initials (more than
+// MaxStale, within MaxInitials), in order and reversed.
+func TestManySmallInitials(t *testing.T) {
+	hello := rfcHello(t)
+	pieces := split(hello, 24)
+	var pkts [][]byte
+	off := 0
+	for i, piece := range pieces {
+		pkts = append(pkts, sealInitial(t, &infoV1, Version1, testDCID, testSCID, uint32(i), cryptoFrame(uint64(off), piece), 1200))
+		off += len(piece)
+	}
+	for _, reverse := range []bool{false, true} {
+		var events []*eventCopy
+		p := NewParser(collect(&events))
+		for i := range pkts {
+			j := i
+			if reverse {
+				j = len(pkts) - 1 - i
+			}
+			p.Datagram(detect.ToServer, pkts[j], 0)
+		}
+		if len(events) != 1 || events[0].SNI != "example.com" {
+			t.Errorf("reverse=%v: events %+v", reverse, events)
+		}
+	}
+}
+
 // TestCoalescedAndShuffledFrames: one datagram holding three coalesced
 // Initials, each with CRYPTO frames in reverse order, overlapping
 // retransmitted ranges, ACK (with ECN), PING and PADDING frames.
@@ -169,15 +196,37 @@ func TestKeyChanges(t *testing.T) {
 
 func TestGiveUp(t *testing.T) {
 	hello := rfcHello(t)
-	t.Run("incomplete after MaxInitials", func(t *testing.T) {
+	t.Run("retransmissions", func(t *testing.T) {
 		var events []*eventCopy
 		p := NewParser(collect(&events))
+		// Only the tail of the hello, never its start: the first packet
+		// brings new bytes, the next MaxStale bring none.
+		pkt := sealInitial(t, &infoV1, Version1, testDCID, testSCID, 0, cryptoFrame(100, hello[100:]), 1200)
+		for i := range MaxStale + 1 {
+			want := detect.NeedMore
+			if i == MaxStale {
+				want = detect.Done
+			}
+			if v := p.Datagram(detect.ToServer, pkt, 0); v != want {
+				t.Fatalf("datagram %d: verdict %v, want %v", i, v, want)
+			}
+		}
+		if len(events) != 1 || events[0].SNI != "" || events[0].Version != "1" {
+			t.Fatalf("events %+v", events)
+		}
+	})
+	t.Run("MaxInitials", func(t *testing.T) {
+		var events []*eventCopy
+		p := NewParser(collect(&events))
+		// Every packet brings new bytes, but offset 0 never comes.
 		var v detect.Verdict
 		for i := range MaxInitials {
-			// Only the tail of the hello, never its start.
-			v = p.Datagram(detect.ToServer, sealInitial(t, &infoV1, Version1, testDCID, testSCID, uint32(i), cryptoFrame(100, hello[100:]), 1200), 0)
+			if v != detect.NeedMore {
+				t.Fatalf("datagram %d: verdict %v", i, v)
+			}
+			v = p.Datagram(detect.ToServer, sealInitial(t, &infoV1, Version1, testDCID, testSCID, uint32(i), cryptoFrame(uint64(1+i), hello[1+i:2+i]), 1200), 0)
 		}
-		if v != detect.Done || len(events) != 1 || events[0].SNI != "" || events[0].Version != "1" {
+		if v != detect.Done || len(events) != 1 || events[0].SNI != "" {
 			t.Fatalf("verdict %v events %+v", v, events)
 		}
 	})
