@@ -2,6 +2,8 @@ package quic
 
 import (
 	"encoding/binary"
+	"fmt"
+	"sync"
 	"testing"
 
 	"github.com/nunchi-sensor/nunchi/detect"
@@ -53,10 +55,7 @@ func sealInitial(t testing.TB, vi *versionInfo, ver uint32, dcid, scid []byte, p
 // server-chosen connection ID makes differ from the header's dcid).
 func seal(t testing.TB, vi *versionInfo, ver uint32, keyDCID, dcid, scid []byte, pn uint32, frames []byte, size int) []byte {
 	t.Helper()
-	k, err := newInitialKeys(vi, keyDCID)
-	if err != nil {
-		t.Fatal(err)
-	}
+	k := sealKeys(t, vi, ver, keyDCID)
 	const pnLen = 4
 	typ := byte(typeInitial)
 	if vi.v2Types {
@@ -90,6 +89,29 @@ func seal(t testing.TB, vi *versionInfo, ver uint32, keyDCID, dcid, scid []byte,
 		pkt[pnOffset+i] ^= mask[1+i]
 	}
 	return pkt
+}
+
+var (
+	sealMu    sync.Mutex
+	sealCache = map[string]*initialKeys{}
+)
+
+// sealKeys caches keys per version and DCID (the fuzz targets seal three
+// packets per input).
+func sealKeys(t testing.TB, vi *versionInfo, ver uint32, dcid []byte) *initialKeys {
+	t.Helper()
+	sealMu.Lock()
+	defer sealMu.Unlock()
+	id := fmt.Sprintf("%08x/%x", ver, dcid)
+	if k := sealCache[id]; k != nil {
+		return k
+	}
+	k, err := newInitialKeys(vi, dcid)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sealCache[id] = k
+	return k
 }
 
 func appendVarint2(b []byte, v uint64) []byte {
