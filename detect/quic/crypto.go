@@ -1,6 +1,6 @@
 package quic
 
-import "math/bits"
+import "bytes"
 
 // MaxCrypto bounds the CRYPTO stream bytes kept per flow: offsets at or
 // beyond it are dropped (and counted), and a ClientHello longer than
@@ -11,23 +11,19 @@ const MaxCrypto = 16 << 10
 // any order, within MaxCrypto bytes. A bitmap records which bytes arrived;
 // contig is the length of the complete prefix.
 type cryptoBuf struct {
-	data     *[MaxCrypto]byte // allocated on first use, kept across resets
-	have     [MaxCrypto / 64]uint64
-	contig   int
-	added    int  // bytes stored for the first time
-	overflow bool // some bytes fell beyond MaxCrypto
+	data      *[MaxCrypto]byte // allocated on first use, kept across resets
+	have      [MaxCrypto / 64]uint64
+	contig    int
+	added     int  // bytes stored for the first time
+	conflicts int  // writes whose bytes differed from those held
+	overflow  bool // some bytes fell beyond MaxCrypto
 }
 
-func (c *cryptoBuf) reset() {
-	c.have = [MaxCrypto / 64]uint64{}
-	c.contig = 0
-	c.added = 0
-	c.overflow = false
-}
-
-// write stores b at stream offset off. Later bytes overwrite earlier ones
-// at the same offsets: all of them passed the AEAD, so they come from the
-// client and a retransmission carries the same bytes.
+// write stores b at stream offset off. Bytes already held are kept (first
+// wins, as with a server that has passed them to TLS already); a write
+// whose bytes differ from those held counts one conflict. Every byte passed
+// the AEAD, so a conflict comes from the client itself: a crafted
+// retransmission, worth counting.
 func (c *cryptoBuf) write(off uint64, b []byte) {
 	if len(b) == 0 {
 		return
@@ -44,19 +40,34 @@ func (c *cryptoBuf) write(off uint64, b []byte) {
 		c.data = new([MaxCrypto]byte)
 	}
 	start := int(off)
-	end := start + copy(c.data[start:], b)
+	end := start + len(b)
+	conflict := false
 	for i := start; i < end; {
-		if i%64 == 0 && end-i >= 64 {
-			c.added += 64 - bits.OnesCount64(c.have[i/64])
-			c.have[i/64] = ^uint64(0)
+		w := &c.have[i/64]
+		if i%64 == 0 && end-i >= 64 && (*w == 0 || *w == ^uint64(0)) {
+			src := b[i-start : i-start+64]
+			if *w == 0 {
+				copy(c.data[i:i+64], src)
+				*w = ^uint64(0)
+				c.added += 64
+			} else if !bytes.Equal(c.data[i:i+64], src) {
+				conflict = true
+			}
 			i += 64
 			continue
 		}
-		if bit := uint64(1) << (i % 64); c.have[i/64]&bit == 0 {
-			c.have[i/64] |= bit
+		bit := uint64(1) << (i % 64)
+		if *w&bit == 0 {
+			c.data[i] = b[i-start]
+			*w |= bit
 			c.added++
+		} else if c.data[i] != b[i-start] {
+			conflict = true
 		}
 		i++
+	}
+	if conflict {
+		c.conflicts++
 	}
 	for c.contig < MaxCrypto {
 		w := c.have[c.contig/64]

@@ -65,7 +65,9 @@
 // packet (counted in Stats.UnknownFrames; CONNECTION_CLOSE, for one). CRYPTO
 // data is placed by offset into a MaxCrypto (16 KiB) buffer with a byte
 // bitmap, so frames and packets may arrive in any order, overlap or repeat;
-// bytes beyond MaxCrypto are dropped and counted. The ClientHello (handshake
+// bytes beyond MaxCrypto are dropped and counted. Where frames overlap, the
+// bytes that arrived first are kept and a difference is counted
+// (Stats.CryptoConflicts). The ClientHello (handshake
 // type 1, 3-byte length) is parsed once the complete prefix covers it.
 //
 // # Bounds and cost

@@ -32,16 +32,17 @@ const (
 
 // Stats counts what one Parser saw. Counters only grow until Reset.
 type Stats struct {
-	Datagrams      uint64 // client→server datagrams read
-	Initials       uint64 // client Initial packets (gQUIC: long-header packets) read
-	Decrypted      uint64 // Initials whose AEAD tag verified
-	DecryptFailed  uint64 // Initials that did not decrypt with any key tried
-	Derivations    uint64 // Initial key derivations
-	Malformed      uint64 // long headers that did not parse
-	UnknownFrames  uint64 // decrypted packets whose frames were not all read (unknown type, malformed)
-	CryptoOverflow uint64 // CRYPTO bytes beyond MaxCrypto (count of frames clipped)
-	HelloErrors    uint64 // ClientHello (or CHLO) messages that did not parse
-	GaveUp         uint64 // flows ended without a complete ClientHello
+	Datagrams       uint64 // client→server datagrams read
+	Initials        uint64 // client Initial packets (gQUIC: long-header packets) read
+	Decrypted       uint64 // Initials whose AEAD tag verified
+	DecryptFailed   uint64 // Initials that did not decrypt with any key tried
+	Derivations     uint64 // Initial key derivations
+	Malformed       uint64 // long headers that did not parse
+	UnknownFrames   uint64 // decrypted packets whose frames were not all read (unknown type, malformed)
+	CryptoOverflow  uint64 // CRYPTO bytes beyond MaxCrypto (count of frames clipped)
+	CryptoConflicts uint64 // CRYPTO frames that repeated held offsets with different bytes (the first bytes are kept)
+	HelloErrors     uint64 // ClientHello (or CHLO) messages that did not parse
+	GaveUp          uint64 // flows ended without a complete ClientHello
 }
 
 // Parser reads the client side of one UDP flow and emits one quic event
@@ -224,13 +225,14 @@ func (p *Parser) initial(pkt []byte, h *longHeader, vi *versionInfo) {
 		p.chloIn(plain)
 		return
 	}
-	before, added := p.crypto.overflow, p.crypto.added
+	before, added, conflicts := p.crypto.overflow, p.crypto.added, p.crypto.conflicts
 	if !readFrames(&p.crypto, plain) {
 		p.stats.UnknownFrames++
 	}
 	if p.crypto.added == added {
 		p.stale++
 	}
+	p.stats.CryptoConflicts += uint64(p.crypto.conflicts - conflicts)
 	if p.crypto.overflow && !before {
 		p.stats.CryptoOverflow++
 	}
