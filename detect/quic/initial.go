@@ -13,6 +13,10 @@ type initialKeys struct {
 	aead cipher.AEAD // AES-128-GCM
 	hp   cipher.Block
 	iv   [12]byte
+	// Scratch for open: arrays passed to interface methods escape, so
+	// they live here rather than on the stack (one owner, no sharing).
+	nonce [12]byte
+	mask  [aes.BlockSize]byte
 }
 
 // hkdfLabel is the HkdfLabel structure of TLS 1.3 (RFC 8446 §7.1) for an
@@ -167,13 +171,14 @@ func decodePacketNumber(largest int64, truncated uint64, bits uint) int64 {
 // open removes header protection and decrypts the packet pkt (whose header
 // h was parsed) with k. The unprotected header and the plaintext are built
 // in scratch (cap ≥ h.end); pkt is not modified. largest is the largest
-// packet number decrypted so far (-1 for none).
+// packet number decrypted so far (-1 for none). It uses k's scratch: not
+// safe for concurrent use of one k.
 func open(k *initialKeys, pkt []byte, h *longHeader, largest int64, scratch []byte) (plain []byte, pn int64, ok bool) {
 	const sampleLen = 16
 	if h.pnOffset+4+sampleLen > h.end || cap(scratch) < h.end {
 		return nil, 0, false
 	}
-	var mask [aes.BlockSize]byte
+	mask := &k.mask
 	k.hp.Encrypt(mask[:], pkt[h.pnOffset+4:h.pnOffset+4+sampleLen])
 	first := pkt[0] ^ mask[0]&0x0f
 	pnLen := int(first&3) + 1
@@ -187,7 +192,8 @@ func open(k *initialKeys, pkt []byte, h *longHeader, largest int64, scratch []by
 		truncated = truncated<<8 | uint64(hdr[h.pnOffset+i])
 	}
 	pn = decodePacketNumber(largest, truncated, uint(pnLen*8))
-	nonce := k.iv
+	nonce := &k.nonce
+	*nonce = k.iv
 	for i := range 8 {
 		nonce[4+i] ^= byte(uint64(pn) >> (56 - 8*i))
 	}
