@@ -22,13 +22,19 @@ import (
 // benchPcap returns the benchgen capture to replay: $NUNCHI_BENCH_PCAP, or
 // /tmp/nunchi-bench/bench-200.pcap, generated from ../shared/tools/benchgen
 // when missing (deterministic: seed 1, 200 MB).
-func benchPcap(b *testing.B) string {
+func benchPcap(b testing.TB) string {
 	b.Helper()
 	if p := os.Getenv("NUNCHI_BENCH_PCAP"); p != "" {
 		return p
 	}
+	return benchgenPcap(b, 200)
+}
+
+// benchgenPcap generates (once) a benchgen capture of sizeMB megabytes,
+// seed 1, in $TMPDIR/nunchi-bench, with its truth files beside it.
+func benchgenPcap(b testing.TB, sizeMB int) string {
 	dir := filepath.Join(os.TempDir(), "nunchi-bench")
-	out := filepath.Join(dir, "bench-200.pcap")
+	out := filepath.Join(dir, fmt.Sprintf("bench-%d.pcap", sizeMB))
 	if _, err := os.Stat(out); err == nil {
 		return out
 	}
@@ -45,7 +51,7 @@ func benchPcap(b *testing.B) string {
 	if o, err := build.CombinedOutput(); err != nil {
 		b.Fatalf("building benchgen: %v\n%s", err, o)
 	}
-	if o, err := exec.Command(bin, "-o", out, "-size-mb", "200", "-seed", "1").CombinedOutput(); err != nil {
+	if o, err := exec.Command(bin, "-o", out, "-size-mb", fmt.Sprint(sizeMB), "-seed", "1").CombinedOutput(); err != nil {
 		b.Fatalf("benchgen: %v\n%s", err, o)
 	}
 	return out
@@ -62,9 +68,17 @@ func (c *countingPublisher) Publish(evs []*detect.Event) { c.n += len(evs) }
 // process's peak RSS, for 1 and 2 shards.
 func BenchmarkReplay(b *testing.B) {
 	path := benchPcap(b)
-	for _, shards := range []int{1, 2} {
-		b.Run(fmt.Sprintf("shards=%d", shards), func(b *testing.B) {
-			cfg := Config{Sensor: "bench", Shards: shards, Decode: capture.DefaultDecoderConfig(), Flow: reassembly.DefaultFlowConfig()}
+	for _, c := range []struct {
+		name      string
+		shards    int
+		protocols bool
+	}{{"flows/shards=1", 1, false}, {"flows/shards=2", 2, false}, {"parsers/shards=1", 1, true}, {"parsers/shards=2", 2, true}} {
+		b.Run(c.name, func(b *testing.B) {
+			cfg := Config{Sensor: "bench", Shards: c.shards, Decode: capture.DefaultDecoderConfig(), Flow: reassembly.DefaultFlowConfig(),
+				Streams: reassembly.DefaultStreamConfig()}
+			if c.protocols {
+				cfg.Protocols = DefaultProtocols()
+			}
 			log := slog.New(slog.NewTextHandler(io.Discard, nil))
 			var packets uint64
 			var elapsed time.Duration

@@ -26,8 +26,11 @@ func (r *recordParser) Data(dir int, b []byte, _ int64) detect.Verdict {
 	r.data[dir] = append(r.data[dir], b...)
 	return detect.NeedMore
 }
-func (r *recordParser) Gap(dir, n int, _ int64) detect.Verdict { r.gaps[dir] += n; return detect.NeedMore }
-func (r *recordParser) Close(int64)                             { r.done = true }
+func (r *recordParser) Gap(dir, n int, _ int64) detect.Verdict {
+	r.gaps[dir] += n
+	return detect.NeedMore
+}
+func (r *recordParser) Close(int64) { r.done = true }
 
 func (rec *recorder) protocols() []protocol {
 	return []protocol{{

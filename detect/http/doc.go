@@ -37,7 +37,9 @@
 //
 // Interim 1xx responses (except 101) are skipped. A 101 response, or a 2xx
 // response to CONNECT, turns the stream into something else: the event is
-// emitted, pending requests are flushed and the parser says detect.Done.
+// emitted, pending requests are flushed and the parser says detect.Upgrade
+// (the stream is then detected afresh: TLS inside a CONNECT tunnel, a
+// WebSocket…); later calls say detect.Done.
 // Responses without a request (a capture that starts mid-stream) are parsed
 // to keep the framing but not reported.
 //

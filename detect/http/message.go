@@ -273,7 +273,7 @@ func (p *Parser) endResponse(overflow bool) {
 		}
 		p.complete(t)
 		p.flush()
-		p.done = true
+		p.done, p.upgraded = true, true
 		return
 	}
 	noBody := status == 204 || status == 304 || (t != nil && t.head)

@@ -129,6 +129,7 @@ type Parser struct {
 	respSniffed  bool
 	txns         int
 	done         bool
+	upgraded     bool // a 101 or a CONNECT 2xx just ended the HTTP part: Data says Upgrade once
 }
 
 var _ detect.StreamParser = (*Parser)(nil)
@@ -170,6 +171,10 @@ func (p *Parser) Data(dir int, data []byte, ts int64) detect.Verdict {
 			n = p.respStep(data, ts)
 		}
 		data = data[n:]
+	}
+	if p.upgraded {
+		p.upgraded = false // report it once; later calls say Done
+		return detect.Upgrade
 	}
 	if p.done {
 		return detect.Done

@@ -164,7 +164,7 @@ func TestParser(t *testing.T) {
 				c2s("\x16\x03\x01 more tls"),
 			},
 			want: []detect.HTTP{{Hostname: "tunnel.example", Port: 443, URL: "tunnel.example:443", Method: "CONNECT", Protocol: "HTTP/1.1", UserAgent: "z", Status: 200, Length: 0, Proxied: true}},
-			last: detect.Done,
+			last: detect.Upgrade,
 		},
 		{
 			name: "CONNECT refused then retried",
@@ -178,7 +178,7 @@ func TestParser(t *testing.T) {
 				{Hostname: "t.example", Port: 443, URL: "t.example:443", Method: "CONNECT", Protocol: "HTTP/1.1", Status: 407, Length: 2, Proxied: true},
 				{Hostname: "t.example", Port: 443, URL: "t.example:443", Method: "CONNECT", Protocol: "HTTP/1.1", Status: 200, Length: 0, Proxied: true},
 			},
-			last: detect.Done,
+			last: detect.Upgrade,
 		},
 		{
 			name: "websocket upgrade",
@@ -187,7 +187,7 @@ func TestParser(t *testing.T) {
 				s2c("HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n\r\n\x81\x05hello"),
 			},
 			want: []detect.HTTP{{Hostname: "w.example", URL: "/ws", Method: "GET", Protocol: "HTTP/1.1", Status: 101, Length: 0}},
-			last: detect.Done,
+			last: detect.Upgrade,
 		},
 		{
 			name: "response without request",

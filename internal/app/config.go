@@ -20,15 +20,16 @@ import (
 // with their defaults and rejected when switched on, so a config written
 // for the documented contract never fails on an unknown key.
 type Config struct {
-	Sensor  string                `yaml:"sensor"`
-	Capture capture.Config        `yaml:"capture"`
-	Flow    reassembly.FlowConfig `yaml:"flow"`
-	Rules   RulesConfig           `yaml:"rules"`
-	Inject  InjectConfig          `yaml:"inject"`
-	Sinks   SinksConfig           `yaml:"sinks"`
-	Metrics MetricsConfig         `yaml:"metrics"`
-	Stats   StatsConfig           `yaml:"stats"`
-	Log     LogConfig             `yaml:"log"`
+	Sensor  string                  `yaml:"sensor"`
+	Capture capture.Config          `yaml:"capture"`
+	Flow    reassembly.FlowConfig   `yaml:"flow"`
+	Streams reassembly.StreamConfig `yaml:"streams"`
+	Rules   RulesConfig             `yaml:"rules"`
+	Inject  InjectConfig            `yaml:"inject"`
+	Sinks   SinksConfig             `yaml:"sinks"`
+	Metrics MetricsConfig           `yaml:"metrics"`
+	Stats   StatsConfig             `yaml:"stats"`
+	Log     LogConfig               `yaml:"log"`
 }
 
 // RulesConfig names the rule and list files.
@@ -199,6 +200,7 @@ func DefaultConfig() Config {
 		Sensor:  host,
 		Capture: capture.DefaultConfig(),
 		Flow:    reassembly.DefaultFlowConfig(),
+		Streams: reassembly.DefaultStreamConfig(),
 		Inject: InjectConfig{
 			HTTP:         InjectHTTP{Mode: "redirect", Location: "http://warning.example/?blocked={name}"},
 			DNS:          InjectDNS{AnswerIPv4: "192.0.2.80", AnswerIPv6: "2001:db8::80", TTL: 60},

@@ -46,6 +46,8 @@ func Replay(ctx context.Context, cfg Config, opts ReplayOptions, log *slog.Logge
 		Speed:         cfg.Capture.Speed,
 		Decode:        cfg.Capture.Decode,
 		Flow:          cfg.Flow,
+		Streams:       cfg.Streams,
+		Protocols:     pipeline.DefaultProtocols(),
 		StatsInterval: cfg.Stats.Interval,
 	}, log, fan, fan)
 

@@ -1,0 +1,75 @@
+package pipeline
+
+import (
+	"bytes"
+
+	"github.com/nunchi-sensor/nunchi/detect"
+	"github.com/nunchi-sensor/nunchi/detect/dns"
+	"github.com/nunchi-sensor/nunchi/detect/http"
+	"github.com/nunchi-sensor/nunchi/detect/quic"
+	"github.com/nunchi-sensor/nunchi/detect/socks"
+	"github.com/nunchi-sensor/nunchi/detect/tls"
+)
+
+// DefaultProtocols is the content-detection table: protocols are
+// recognised by their first bytes, on any port, in this order.
+func DefaultProtocols() []protocol {
+	return []protocol{
+		{
+			name:        "tls",
+			probeStream: func(dir int, b []byte) bool { return dir == detect.ToServer && tls.Detect(b) },
+			newStream:   func(emit detect.Emit) detect.StreamParser { return tls.NewParser(emit) },
+		},
+		{
+			name:        "http",
+			probeStream: func(dir int, b []byte) bool { return dir == detect.ToServer && http.Detect(dir, b) },
+			newStream:   func(emit detect.Emit) detect.StreamParser { return http.NewParser(emit) },
+		},
+		{
+			// The handshake is followed; the tunnelled protocol is detected after it.
+			name:        "socks",
+			probeStream: func(dir int, b []byte) bool { return dir == detect.ToServer && socks.Detect(b) },
+			newStream:   func(emit detect.Emit) detect.StreamParser { return socks.NewParser(emit) },
+		},
+		{
+			// Identified for app_proto; nothing to parse yet.
+			name:        "ssh",
+			probeStream: func(_ int, b []byte) bool { return bytes.HasPrefix(b, []byte("SSH-")) },
+		},
+		{
+			name:          "quic",
+			probeDatagram: func(dir int, b []byte) bool { return dir == detect.ToServer && quic.Detect(b) },
+			newDatagram:   func(emit detect.Emit) detect.DatagramParser { return quic.NewParser(emit) },
+		},
+		{
+			name: "dns",
+			probeStream: func(dir int, b []byte) bool {
+				// DNS over TCP: a 2-byte length, then a message.
+				return dir == detect.ToServer && dnsOverTCP(b)
+			},
+			newStream: func(emit detect.Emit) detect.StreamParser { return dns.NewParser(emit) },
+			probeDatagram: func(_ int, b []byte) bool { return dns.Detect(b) },
+			newDatagram:   func(emit detect.Emit) detect.DatagramParser { return dns.NewParser(emit) },
+		},
+	}
+}
+
+// dnsOverTCP checks the start of a DNS-over-TCP stream: a length prefix
+// that fits a message and a plausible query header (the probe holds only
+// the first bytes; dns.Detect wants the whole first question).
+func dnsOverTCP(b []byte) bool {
+	if len(b) < 14 {
+		return false
+	}
+	l := int(b[0])<<8 | int(b[1])
+	h := b[2:]
+	flags := int(h[2])<<8 | int(h[3])
+	qd, an, ns, ar := int(h[4])<<8|int(h[5]), int(h[6])<<8|int(h[7]), int(h[8])<<8|int(h[9]), int(h[10])<<8|int(h[11])
+	if l < 17 || flags>>11&0xf != 0 || flags&0x40 != 0 || qd < 1 || qd > 4 {
+		return false
+	}
+	if flags&0x8000 == 0 { // a query
+		return an == 0 && ns == 0 && ar <= 2
+	}
+	return an <= 256 && ns <= 256 && ar <= 256
+}
