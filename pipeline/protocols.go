@@ -47,7 +47,7 @@ func DefaultProtocols() []protocol {
 				// DNS over TCP: a 2-byte length, then a message.
 				return dir == detect.ToServer && dnsOverTCP(b)
 			},
-			newStream: func(emit detect.Emit) detect.StreamParser { return dns.NewParser(emit) },
+			newStream:     func(emit detect.Emit) detect.StreamParser { return dns.NewParser(emit) },
 			probeDatagram: func(_ int, b []byte) bool { return dns.Detect(b) },
 			newDatagram:   func(emit detect.Emit) detect.DatagramParser { return dns.NewParser(emit) },
 		},
