@@ -14,6 +14,7 @@ import (
 
 	"github.com/nunchi-sensor/nunchi/detect"
 	"github.com/nunchi-sensor/nunchi/internal/testutil"
+	"github.com/nunchi-sensor/nunchi/reassembly"
 )
 
 var update = flag.Bool("update", false, "rewrite testdata/golden files from the current output")
@@ -117,7 +118,7 @@ func TestReplayGolden(t *testing.T) {
 			if !ok {
 				t.Fatalf("no expectation for %s: add it to testdataExpect", name)
 			}
-			events, st, err := replayFile(t, path, Config{Sensor: "golden"})
+			events, st, err := replayFile(t, path, Config{Sensor: "golden", Protocols: DefaultProtocols(), Streams: reassembly.DefaultStreamConfig()})
 			switch {
 			case exp.err == "" && err != nil:
 				t.Fatalf("replay: %v", err)

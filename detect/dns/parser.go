@@ -51,8 +51,11 @@ type Parser struct {
 	parsed bool // a message parsed: the flow is DNS
 	done   bool
 
-	pend    [maxOutstanding]outstanding
-	pendPos int // next slot to overwrite
+	pend [maxOutstanding]outstanding
+	// Retransmissions counts queries repeated (same ID, name and type)
+	// before their answer: they are not reported again.
+	Retransmissions int
+	pendPos         int // next slot to overwrite
 
 	tcp [2]tcpHalf
 }
@@ -190,6 +193,12 @@ func (p *Parser) message(b []byte, ts int64, tcp bool) bool {
 	if !m.Response {
 		d.Type = "query"
 		if m.HasQuestion {
+			if p.outstandingQuery(m.ID, m.Question) {
+				// The same query again before its answer: a client
+				// retransmission, not a new question. Counted, not reported.
+				p.Retransmissions++
+				return true
+			}
 			p.remember(m.ID, m.Question)
 		}
 	} else {
@@ -203,6 +212,18 @@ func (p *Parser) message(b []byte, ts int64, tcp bool) bool {
 	}
 	p.emit(&e.ev)
 	return true
+}
+
+// outstandingQuery reports whether the same query (ID, name, type) is
+// still waiting for its answer.
+func (p *Parser) outstandingQuery(id uint16, q Question) bool {
+	for i := range p.pend {
+		o := &p.pend[i]
+		if o.used && o.id == id && o.qtype == q.Type && o.name == q.Name {
+			return true
+		}
+	}
+	return false
 }
 
 // remember records a query in the outstanding table (oldest overwritten).

@@ -86,8 +86,8 @@ func TestDatagramNotMine(t *testing.T) {
 func TestDatagramBound(t *testing.T) {
 	var c collector
 	p := NewParser(c.emit)
-	q := exampleQuery()
-	for range MaxUDPMessages + 50 {
+	for i := range MaxUDPMessages + 50 {
+		q := withID(exampleQuery(), uint16(i))
 		if v := p.Datagram(detect.ToServer, q, 1); v != detect.NeedMore {
 			t.Fatalf("verdict %v", v)
 		}
@@ -100,7 +100,7 @@ func TestDatagramBound(t *testing.T) {
 // TestStreamSplit: two messages in one TCP stream, cut at every offset
 // (and fed a byte at a time), give the same events.
 func TestStreamSplit(t *testing.T) {
-	q := tcpFrame(exampleQuery(), exampleQuery())
+	q := tcpFrame(exampleQuery(), withID(exampleQuery(), 7))
 	a := tcpFrame(exampleAnswer())
 	run := func(qs, as [][]byte) []detect.DNS {
 		var c collector
@@ -120,7 +120,9 @@ func TestStreamSplit(t *testing.T) {
 	}
 	tq, ta := wantQuery, wantAnswer
 	tq.TCP, ta.TCP = true, true
-	want := []detect.DNS{tq, tq, ta}
+	tq7 := tq
+	tq7.ID = 7
+	want := []detect.DNS{tq, tq7, ta}
 	for cut := range len(q) + 1 {
 		if diff := cmp.Diff(run([][]byte{q[:cut], q[cut:]}, [][]byte{a}), want); diff != "" {
 			t.Fatalf("query stream cut at %d (-got, +want):\n%s", cut, diff)
@@ -159,10 +161,9 @@ func TestStreamVerdicts(t *testing.T) {
 	t.Run("done after MaxTCPMessages", func(t *testing.T) {
 		var c collector
 		p := NewParser(c.emit)
-		f := tcpFrame(exampleQuery())
 		var v detect.Verdict
 		for i := 0; i < MaxTCPMessages+5 && v == detect.NeedMore; i++ {
-			v = p.Data(detect.ToServer, f, 1)
+			v = p.Data(detect.ToServer, tcpFrame(withID(exampleQuery(), uint16(i))), 1)
 		}
 		if v != detect.Done || len(c.got) != MaxTCPMessages {
 			t.Fatalf("verdict %v, %d events", v, len(c.got))
@@ -199,5 +200,29 @@ func TestDatagramAllocs(t *testing.T) {
 	junk := []byte("not a dns message at all, no sir")
 	if allocs := testing.AllocsPerRun(100, func() { p.Datagram(detect.ToServer, junk, 1) }); allocs != 0 {
 		t.Fatalf("%v allocs per malformed datagram", allocs)
+	}
+}
+
+// withID returns a copy of a DNS message with another transaction ID.
+func withID(m []byte, id uint16) []byte {
+	m = append([]byte(nil), m...)
+	m[0], m[1] = byte(id>>8), byte(id)
+	return m
+}
+
+// TestQueryRetransmission: the same query again before its answer is a
+// retransmission: counted, not reported twice; after the answer it is new.
+func TestQueryRetransmission(t *testing.T) {
+	var c collector
+	p := NewParser(c.emit)
+	p.Datagram(detect.ToServer, exampleQuery(), 1)
+	p.Datagram(detect.ToServer, exampleQuery(), 2)
+	if len(c.got) != 1 || p.Retransmissions != 1 {
+		t.Fatalf("%d events, %d retransmissions; want 1 and 1", len(c.got), p.Retransmissions)
+	}
+	p.Datagram(detect.ToClient, exampleAnswer(), 3)
+	p.Datagram(detect.ToServer, exampleQuery(), 4)
+	if len(c.got) != 3 {
+		t.Fatalf("%d events after answer and a new query, want 3", len(c.got))
 	}
 }

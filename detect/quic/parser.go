@@ -307,7 +307,8 @@ func (p *Parser) checkHello() {
 		p.giveUp()
 		return
 	}
-	q := &detect.QUIC{SNI: p.hello.SNI, JA4: p.hello.JA4('q')}
+	ja3 := p.hello.JA3()
+	q := &detect.QUIC{SNI: p.hello.SNI, JA3: &ja3, JA4: p.hello.JA4('q')}
 	if len(p.hello.ALPN) > 0 {
 		q.ALPN = append([]string(nil), p.hello.ALPN...)
 	}
