@@ -92,6 +92,7 @@ type Streams struct {
 	// may create (gopacket's factory cannot be given it directly).
 	pending     *Stream
 	lastFlushed int64
+	freeWindows [][]byte // conflict windows of stopped streams, for reuse
 }
 
 // Stream is the per-flow reassembly handle: it implements gopacket's
@@ -158,10 +159,6 @@ func (s *Streams) NewStream(flowID uint64, c StreamConsumer) *Stream {
 		binary.BigEndian.PutUint64(st.tags[side][:8], flowID)
 		st.tags[side][8] = byte(side)
 	}
-	if n := s.cfg.ConflictWindow; n > 0 {
-		st.window[0] = make([]byte, 0, n)
-		st.window[1] = make([]byte, 0, n)
-	}
 	return st
 }
 
@@ -169,7 +166,20 @@ func (s *Streams) NewStream(flowID uint64, c StreamConsumer) *Stream {
 func (st *Stream) Done() bool { return st.done }
 
 // Stop detaches the consumer: later data for the flow is ignored.
-func (st *Stream) Stop() { st.done = true }
+func (st *Stream) Stop() { st.stop() }
+
+// stop ends the stream and gives its conflict windows back to the pool:
+// memory is held only while a parser still reads the flow.
+func (st *Stream) stop() {
+	st.done = true
+	for d := range st.window {
+		if w := st.window[d]; cap(w) > 0 {
+			st.s.freeWindows = append(st.s.freeWindows, w[:0])
+			st.window[d] = nil
+		}
+		st.winValid[d] = false
+	}
+}
 
 // Assemble feeds one TCP packet of the flow st belongs to; dir is its
 // direction in the flow's orientation.
@@ -292,10 +302,18 @@ func (st *Stream) checkOverlap(d int, seq uint32, payload []byte) {
 
 // remember appends delivered bytes to the direction's window.
 func (st *Stream) remember(d int, data []byte, nextSeq uint32) {
-	w := st.window[d]
-	n := cap(w)
+	n := st.s.cfg.ConflictWindow
 	if n == 0 {
 		return
+	}
+	w := st.window[d]
+	if cap(w) == 0 { // first data: take a window (from the pool when one is free)
+		if k := len(st.s.freeWindows); k > 0 {
+			w = st.s.freeWindows[k-1]
+			st.s.freeWindows = st.s.freeWindows[:k-1]
+		} else {
+			w = make([]byte, 0, n)
+		}
 	}
 	if len(data) >= n {
 		w = append(w[:0], data[len(data)-n:]...)
@@ -322,7 +340,7 @@ func (st *Stream) ReassembledSG(sg gpreasm.ScatterGather, ac gpreasm.AssemblerCo
 		st.s.stats.GapBytes += uint64(skip)
 		st.winValid[d] = false
 		if !st.consumer.StreamGap(d, skip, ts) {
-			st.done = true
+			st.stop()
 			return
 		}
 	}
@@ -338,7 +356,7 @@ func (st *Stream) ReassembledSG(sg gpreasm.ScatterGather, ac gpreasm.AssemblerCo
 		st.remember(d, data, end)
 	}
 	if !st.consumer.StreamData(d, data, ts) {
-		st.done = true
+		st.stop()
 	}
 }
 
@@ -356,7 +374,7 @@ func (st *Stream) when(ac gpreasm.AssemblerContext) int64 {
 // ReassemblyComplete implements gopacket's reassembly.Stream.
 func (st *Stream) ReassemblyComplete(ac gpreasm.AssemblerContext) bool {
 	if !st.done {
-		st.done = true
+		st.stop()
 		st.consumer.StreamEnd(st.when(ac))
 	}
 	return true
