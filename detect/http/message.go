@@ -114,19 +114,19 @@ func (p *Parser) endRequest(overflow bool) {
 	}
 }
 
-// reqGap handles n lost client bytes.
-func (p *Parser) reqGap(n int64) {
-	h := &p.req
+// skipBody accounts n lost bytes that fall inside the body being skipped;
+// it reports false when the gap runs past it (framing is lost).
+func (h *half) skipBody(n int64) bool {
 	switch h.state {
 	case stBodyLen:
 		if n < h.remain {
 			h.remain -= n
-			return
+			return true
 		}
 		if n == h.remain {
 			h.remain = 0
 			h.state = stStart
-			return
+			return true
 		}
 	case stChunkData:
 		if n <= h.remain {
@@ -135,8 +135,19 @@ func (p *Parser) reqGap(n int64) {
 			if h.remain == 0 {
 				h.state = stChunkEnd
 			}
-			return
+			return true
 		}
+	}
+	return false
+}
+
+// reqGap handles n lost client bytes.
+func (p *Parser) reqGap(n int64) {
+	h := &p.req
+	if h.skipBody(n) {
+		return
+	}
+	switch h.state {
 	case stHeaders:
 		// The request is dropped; a placeholder keeps its response from
 		// being paired with the next request.
@@ -318,26 +329,11 @@ func (p *Parser) finishBody() {
 // respGap handles n lost server bytes.
 func (p *Parser) respGap(n int64) {
 	h := &p.resp
+	if h.skipBody(n) {
+		return
+	}
 	switch h.state {
-	case stBodyLen:
-		if n < h.remain {
-			h.remain -= n
-			return
-		}
-		if n == h.remain {
-			h.remain = 0
-			h.state = stStart
-			return
-		}
 	case stChunkData:
-		if n <= h.remain {
-			h.remain -= n
-			h.count += n
-			if h.remain == 0 {
-				h.state = stChunkEnd
-			}
-			return
-		}
 		h.count += h.remain
 	case stUntilClose:
 		h.count += n
