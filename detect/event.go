@@ -47,6 +47,7 @@ type Event struct {
 	TLS   *TLS
 	QUIC  *QUIC
 	DNS   *DNS
+	Block *Block
 	Stats []byte // pre-encoded JSON object for the "stats" member
 }
 
@@ -184,6 +185,9 @@ func (e *Event) AppendJSON(b []byte) []byte {
 	}
 	if d := e.DNS; d != nil {
 		b = d.appendJSON(b)
+	}
+	if k := e.Block; k != nil {
+		b = k.appendJSON(b)
 	}
 	if e.Stats != nil {
 		b = append(b, `,"stats":`...)

@@ -72,6 +72,18 @@ type DNS struct {
 	TCP     bool // carried over TCP
 }
 
+// Block is the "block" object of a block event: a rule matched a name, URL
+// or address seen in a flow.
+type Block struct {
+	Surface     string // http_host | http_url | tls_sni | quic_sni | dns_query | dns_answer | ip
+	Name        string // what was seen: the host, host+path, SNI, query name or address
+	RuleID      string
+	List        string
+	ListVersion string
+	Matched     string // the rule entry that matched, as normalised
+	Action      string // log | alert | inject
+}
+
 // DNSAnswer is one resource record of the answer section.
 type DNSAnswer struct {
 	RRName string
@@ -247,5 +259,23 @@ func (d *DNS) appendJSON(b []byte) []byte {
 	if d.TCP {
 		b = append(b, `,"tcp":true`...)
 	}
+	return append(b, '}')
+}
+
+func (k *Block) appendJSON(b []byte) []byte {
+	b = append(b, `,"block":{"surface":`...)
+	b = AppendString(b, k.Surface)
+	b = append(b, `,"name":`...)
+	b = AppendString(b, k.Name)
+	b = append(b, `,"rule_id":`...)
+	b = AppendString(b, k.RuleID)
+	b = append(b, `,"list":`...)
+	b = AppendString(b, k.List)
+	b = append(b, `,"list_version":`...)
+	b = AppendString(b, k.ListVersion)
+	b = append(b, `,"matched":`...)
+	b = AppendString(b, k.Matched)
+	b = append(b, `,"action":`...)
+	b = AppendString(b, k.Action)
 	return append(b, '}')
 }
