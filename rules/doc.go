@@ -1,0 +1,2 @@
+// Package rules is nunchi's blocked-site rule engine.
+package rules

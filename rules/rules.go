@@ -1,0 +1,337 @@
+package rules
+
+import (
+	"net/netip"
+	"strconv"
+	"strings"
+	"sync/atomic"
+	"time"
+	"unsafe"
+)
+
+// Action is what a list asks for when one of its entries matches.
+type Action uint8
+
+const (
+	ActionLog    Action = iota // record a block event only
+	ActionAlert                // record and flag for operators
+	ActionInject               // also answer with a spoofed response (when inject.enabled)
+)
+
+func (a Action) String() string {
+	switch a {
+	case ActionLog:
+		return "log"
+	case ActionAlert:
+		return "alert"
+	case ActionInject:
+		return "inject"
+	}
+	return "action(" + strconv.Itoa(int(a)) + ")"
+}
+
+// ParseAction reads "log", "alert" or "inject".
+func ParseAction(s string) (Action, bool) {
+	switch s {
+	case "log":
+		return ActionLog, true
+	case "alert":
+		return ActionAlert, true
+	case "inject":
+		return ActionInject, true
+	}
+	return 0, false
+}
+
+// Surface is where a name or address was seen; it is stamped on block events.
+type Surface uint8
+
+const (
+	SurfaceHTTPHost Surface = iota
+	SurfaceHTTPURL
+	SurfaceTLSSNI
+	SurfaceQUICSNI
+	SurfaceDNSQuery
+	SurfaceDNSAnswer
+	SurfaceIP
+)
+
+var surfaceNames = [...]string{"http_host", "http_url", "tls_sni", "quic_sni", "dns_query", "dns_answer", "ip"}
+
+func (s Surface) String() string {
+	if int(s) < len(surfaceNames) {
+		return surfaceNames[s]
+	}
+	return "surface(" + strconv.Itoa(int(s)) + ")"
+}
+
+// Match is the provenance of one matching entry: enough for an operator to
+// prove which list and which line blocked a name. All strings are shared
+// with the Set (no allocation per lookup) and stay valid after a reload.
+type Match struct {
+	RuleID      string // "<list id>:<file base name>:<line>"; inline YAML entries name the rules file
+	List        string // list id
+	ListVersion string
+	Category    string
+	Pattern     string // the entry as written, normalised: ".casino.example", "news.example/forbidden/", "203.0.113.0/28"
+	Action      Action
+	Source      string // the file the entry is in, as given to LoadFiles (or joined with the rules file's directory)
+	Line        int    // 1-based line of the entry in Source
+}
+
+// listInfo is one list: a YAML `lists:` item or a plain file given directly.
+type listInfo struct {
+	id, version, category string
+	action                Action
+	stats                 ListStats
+}
+
+// source is one (list, file) pair; entries refer to it by index so the
+// per-entry cost stays at a uint16.
+type source struct {
+	list   *listInfo
+	path   string // as named in errors
+	prefix string // "<list id>:<file base>:" — RuleID without the line
+}
+
+// Set is a compiled, immutable rule set. All methods are safe for
+// concurrent use; a nil *Set matches nothing.
+type Set struct {
+	names   nameTable // block entries: exact and suffix names
+	allow   nameTable // allowlist entries
+	urls    map[string][]urlEntry
+	cidrs   cidrTable
+	lists   []*listInfo
+	sources []source
+	files   []fileStamp
+	warns   []string
+	stats   SetStats
+	ids     ruleIDCache
+}
+
+// ListStats counts the entries of one list by kind.
+type ListStats struct {
+	ID       string
+	Version  string
+	Category string
+	Action   Action
+	Exact    int // names matched exactly
+	Suffix   int // names matched with their subdomains
+	URLs     int // host + path prefixes
+	CIDRs    int // IPv4 and IPv6 prefixes (single addresses included)
+	Ignored  int // lines skipped with a warning (cosmetic adblock rules, hosts-file localhost…)
+}
+
+// SetStats describes a Set, for `nunchi rules check` and metrics.
+type SetStats struct {
+	Lists       []ListStats
+	Names       int           // exact + suffix entries over all lists
+	URLs        int           // URL prefix entries
+	CIDRs       int           // CIDR entries
+	Allow       int           // allowlist entries
+	Ignored     int           // lines skipped with a warning
+	Files       int           // files read
+	LoadTime    time.Duration // wall time LoadFiles took
+	MemoryBytes int64         // approximate bytes held by the compiled Set
+}
+
+// Stats returns the counts of s. The Lists slice is a copy.
+func (s *Set) Stats() SetStats {
+	if s == nil {
+		return SetStats{}
+	}
+	st := s.stats
+	st.Lists = append([]ListStats(nil), s.stats.Lists...)
+	return st
+}
+
+// Warnings returns the lines skipped while loading (at most 100, then a
+// count), each as "file:line: reason".
+func (s *Set) Warnings() []string {
+	if s == nil {
+		return nil
+	}
+	return append([]string(nil), s.warns...)
+}
+
+// ruleIDCache memoises RuleID strings: a direct-mapped, lock-free cache of
+// ruleIDSlots entries. The first hit of an entry formats its RuleID (one
+// allocation); repeated hits of recently seen entries allocate nothing.
+// Storing 10 M formatted IDs would cost more than the whole matcher.
+type ruleIDCache [ruleIDSlots]atomic.Pointer[ruleIDEntry]
+
+const ruleIDSlots = 1 << 12
+
+type ruleIDEntry struct {
+	key uint64 // src<<32 | line
+	id  string
+}
+
+func (s *Set) ruleID(src uint16, line uint32) string {
+	key := uint64(src)<<32 | uint64(line)
+	h := (key * 0x9E3779B97F4A7C15) >> (64 - 12)
+	slot := &s.ids[h]
+	if e := slot.Load(); e != nil && e.key == key {
+		return e.id
+	}
+	id := s.sources[src].prefix + strconv.FormatUint(uint64(line), 10)
+	slot.Store(&ruleIDEntry{key: key, id: id})
+	return id
+}
+
+func (s *Set) match(src uint16, line uint32, pattern string) Match {
+	so := &s.sources[src]
+	l := so.list
+	return Match{
+		RuleID:      s.ruleID(src, line),
+		List:        l.id,
+		ListVersion: l.version,
+		Category:    l.category,
+		Pattern:     pattern,
+		Action:      l.action,
+		Source:      so.path,
+		Line:        int(line),
+	}
+}
+
+// MatchName reports the entry that blocks name, a DNS name, TLS/QUIC SNI or
+// HTTP Host value. name is normalised first: ASCII case folded, one trailing
+// dot removed, a ":port" suffix or IPv6 brackets removed, U-labels turned into
+// A-labels (punycode). An IP literal is matched against the CIDR entries.
+//
+// The most specific entry wins: an exact or suffix entry for name itself,
+// then suffix entries of its parents, label by label; among entries for the
+// same name, the one loaded first. Any allowlist entry that matches name
+// overrides. Lookups of ASCII names do not allocate.
+func (s *Set) MatchName(name string) (Match, bool) {
+	if s == nil {
+		return Match{}, false
+	}
+	var buf [maxQuery]byte
+	key, ip, kind := normalizeQuery(&buf, name)
+	switch kind {
+	case queryIP:
+		return s.MatchIP(ip)
+	case queryName:
+		return s.matchKey(key)
+	}
+	return Match{}, false
+}
+
+func (s *Set) matchKey(key []byte) (Match, bool) {
+	ref := s.names.lookup(key)
+	if ref == 0 {
+		return Match{}, false
+	}
+	if s.allow.lookup(key) != 0 {
+		return Match{}, false
+	}
+	e := s.names.entry(ref)
+	return s.match(e.src, e.line, e.pattern()), true
+}
+
+// MatchURL reports the entry that blocks the HTTP request for host and path:
+// URL prefix entries first (host as for MatchName, the path compared
+// byte-wise as a prefix; the longest prefix of the most specific host wins),
+// then MatchName(host). path may be absolute-form ("http://h/p"); its scheme
+// and authority are dropped. An allowlisted host matches nothing.
+func (s *Set) MatchURL(host, path string) (Match, bool) {
+	if s == nil {
+		return Match{}, false
+	}
+	var buf [maxQuery]byte
+	key, ip, kind := normalizeQuery(&buf, host)
+	switch kind {
+	case queryIP:
+		if m, ok := s.matchURLKey(ipKey(&buf, ip), path); ok {
+			return m, true
+		}
+		return s.MatchIP(ip)
+	case queryName:
+		if m, ok := s.matchURLKey(key, path); ok {
+			if s.allow.lookup(key) != 0 {
+				return Match{}, false
+			}
+			return m, true
+		}
+		return s.matchKey(key)
+	}
+	return Match{}, false
+}
+
+func (s *Set) matchURLKey(key []byte, path string) (Match, bool) {
+	if len(s.urls) == 0 {
+		return Match{}, false
+	}
+	path = requestPath(path)
+	for i := 0; ; {
+		if es, ok := s.urls[string(key[i:])]; ok {
+			for j := range es {
+				e := &es[j]
+				if (i == 0 || e.suffix) && strings.HasPrefix(path, e.path) {
+					return s.match(e.src, e.line, e.pattern), true
+				}
+			}
+		}
+		d := indexByte(key[i:], '.')
+		if d < 0 {
+			return Match{}, false
+		}
+		i += d + 1
+	}
+}
+
+// ipKey writes the text form of an IP literal host into buf, for URL entries
+// whose host is an address.
+func ipKey(buf *[maxQuery]byte, ip netip.Addr) []byte {
+	return ip.AppendTo(buf[:0])
+}
+
+// requestPath returns the path of an origin-form or absolute-form request
+// target; an empty target is "/".
+func requestPath(p string) string {
+	if len(p) > 0 && p[0] != '/' {
+		if i := strings.Index(p, "://"); i >= 0 {
+			rest := p[i+3:]
+			if j := strings.IndexByte(rest, '/'); j >= 0 {
+				return rest[j:]
+			}
+			return "/"
+		}
+	}
+	if p == "" {
+		return "/"
+	}
+	return p
+}
+
+func indexByte(b []byte, c byte) int {
+	for i, x := range b {
+		if x == c {
+			return i
+		}
+	}
+	return -1
+}
+
+// MatchIP reports the longest CIDR entry containing a (IPv4-mapped IPv6
+// addresses are matched as IPv4). It does not allocate.
+func (s *Set) MatchIP(a netip.Addr) (Match, bool) {
+	if s == nil {
+		return Match{}, false
+	}
+	e := s.cidrs.lookup(a)
+	if e == nil {
+		return Match{}, false
+	}
+	return s.match(e.src, e.line, e.pattern), true
+}
+
+// bytesString views b as a string; b must never change afterwards (the
+// arena is written once, before the Set is published).
+func bytesString(b []byte) string {
+	if len(b) == 0 {
+		return ""
+	}
+	return unsafe.String(&b[0], len(b))
+}

@@ -1,0 +1,275 @@
+package rules
+
+import (
+	"bytes"
+	"encoding/binary"
+	"errors"
+	"hash/maphash"
+	"math/bits"
+)
+
+// nameTable is the name matcher: a hashed suffix walk-up over one
+// open-addressing table.
+//
+// Names live in an arena of 16 MiB chunks, one record per entry:
+//
+//	line u32 | src u16 | len u8 | kind u8 | name bytes (len)
+//	                                  ^ ref points here
+//
+// kind is '.' for a suffix entry and 0 for an exact one, so the bytes from
+// ref-1 spell the pattern ".casino.example" with no copy. A slot holds the
+// record's ref (its arena offset, never 0 since a header precedes it; 0
+// marks an empty slot) and 32 bits of the name's hash as a tag, so a probe
+// touches the arena only when the tag agrees. Slots use linear probing at a
+// load factor of 0.8 over a table whose size need not be a power of two (the
+// hash is reduced by multiplication). Duplicates are kept; linear probing
+// finds them in insertion order, so the first loaded wins.
+//
+// A lookup hashes the query and each parent (label boundaries), one probe
+// sequence each. Two bitmasks of the label counts present among all keys and
+// among suffix keys skip the levels no entry can match: a hosts file (exact
+// names only) costs one probe per query.
+type nameTable struct {
+	seed       maphash.Seed
+	slots      []slot
+	chunks     [][]byte
+	anyMask    uint64 // bit min(labels,63) set for every key
+	suffixMask uint64 // the same for suffix keys
+	count      int
+}
+
+type slot struct {
+	ref uint32
+	tag uint32
+}
+
+const (
+	chunkBits = 24
+	chunkSize = 1 << chunkBits
+	chunkMask = chunkSize - 1
+	hdrLen    = 8
+	kindExact = 0
+	kindDot   = '.'
+	maxChunks = 1 << (32 - chunkBits)
+)
+
+var errTooManyNames = errors.New("rules: names exceed the 4 GiB arena")
+
+// tableBuilder collects records; build turns them into a nameTable.
+type tableBuilder struct {
+	chunks     [][]byte
+	anyMask    uint64
+	suffixMask uint64
+	count      int
+}
+
+func labelBit(labels int) uint64 {
+	if labels > 63 {
+		labels = 63
+	}
+	return 1 << labels
+}
+
+func (b *tableBuilder) add(name []byte, suffix bool, src uint16, line uint32) error {
+	need := hdrLen + len(name)
+	if len(b.chunks) == 0 || len(b.chunks[len(b.chunks)-1])+need > chunkSize {
+		if len(b.chunks) == maxChunks {
+			return errTooManyNames
+		}
+		// The first chunk of the first (usually small) table starts small.
+		c := chunkSize
+		if len(b.chunks) == 0 {
+			c = 1 << 12
+		}
+		b.chunks = append(b.chunks, make([]byte, 0, c))
+	}
+	ci := len(b.chunks) - 1
+	c := b.chunks[ci]
+	if len(c)+need > cap(c) {
+		// Only the first chunk grows; later ones are allocated full size.
+		nc := make([]byte, len(c), min(max(2*cap(c), len(c)+need), chunkSize))
+		copy(nc, c)
+		c = nc
+	}
+	if ci == 0 && len(c) == 0 {
+		// Offset 0 would read as an empty slot: never hand it out.
+		c = append(c, 0)
+	}
+	c = binary.LittleEndian.AppendUint32(c, line)
+	c = binary.LittleEndian.AppendUint16(c, src)
+	kind := byte(kindExact)
+	if suffix {
+		kind = kindDot
+	}
+	c = append(c, byte(len(name)), kind)
+	c = append(c, name...)
+	b.chunks[ci] = c
+	labels := 1 + bytes.Count(name, []byte{'.'})
+	b.anyMask |= labelBit(labels)
+	if suffix {
+		b.suffixMask |= labelBit(labels)
+	}
+	b.count++
+	return nil
+}
+
+// build indexes every record. The builder must not be used afterwards.
+func (b *tableBuilder) build() nameTable {
+	t := nameTable{seed: maphash.MakeSeed(), chunks: b.chunks,
+		anyMask: b.anyMask, suffixMask: b.suffixMask, count: b.count}
+	if b.count == 0 {
+		return t
+	}
+	n := b.count + b.count/4 + 1
+	t.slots = make([]slot, n)
+	for ci, c := range t.chunks {
+		off := 0
+		if ci == 0 {
+			off = 1
+		}
+		for off < len(c) {
+			l := int(c[off+6])
+			name := c[off+hdrLen : off+hdrLen+l]
+			ref := uint32(ci<<chunkBits | (off + hdrLen))
+			h := maphash.Bytes(t.seed, name)
+			i := t.home(h)
+			for t.slots[i].ref != 0 {
+				if i++; i == len(t.slots) {
+					i = 0
+				}
+			}
+			t.slots[i] = slot{ref: ref, tag: uint32(h)}
+			off += hdrLen + l
+		}
+	}
+	return t
+}
+
+func (t *nameTable) home(h uint64) int {
+	hi, _ := bits.Mul64(h, uint64(len(t.slots)))
+	return int(hi)
+}
+
+// entry is a decoded record.
+type entry struct {
+	chunk []byte
+	off   int // of the name
+	src   uint16
+	line  uint32
+	n     int
+	kind  byte
+}
+
+func (t *nameTable) entry(ref uint32) entry {
+	c := t.chunks[ref>>chunkBits]
+	off := int(ref & chunkMask)
+	return entry{chunk: c, off: off,
+		line: binary.LittleEndian.Uint32(c[off-8:]),
+		src:  binary.LittleEndian.Uint16(c[off-4:]),
+		n:    int(c[off-2]), kind: c[off-1]}
+}
+
+func (e entry) name() []byte { return e.chunk[e.off : e.off+e.n] }
+
+// pattern is the entry as a string, with its leading dot for suffix entries.
+func (e entry) pattern() string {
+	if e.kind == kindDot {
+		return bytesString(e.chunk[e.off-1 : e.off+e.n])
+	}
+	return bytesString(e.chunk[e.off : e.off+e.n])
+}
+
+// find returns the first entry for key (suffix entries only if suffixOnly),
+// or 0.
+func (t *nameTable) find(key []byte, suffixOnly bool) uint32 {
+	h := maphash.Bytes(t.seed, key)
+	tag := uint32(h)
+	i := t.home(h)
+	for {
+		s := t.slots[i]
+		if s.ref == 0 {
+			return 0
+		}
+		if s.tag == tag {
+			c := t.chunks[s.ref>>chunkBits]
+			off := int(s.ref & chunkMask)
+			if int(c[off-2]) == len(key) && (!suffixOnly || c[off-1] == kindDot) &&
+				string(c[off:off+len(key)]) == string(key) {
+				return s.ref
+			}
+		}
+		if i++; i == len(t.slots) {
+			i = 0
+		}
+	}
+}
+
+// lookup walks key and its parents, most specific first, and returns the
+// first entry that matches, or 0.
+func (t *nameTable) lookup(key []byte) uint32 {
+	if t.count == 0 {
+		return 0
+	}
+	labels := 1
+	for _, c := range key {
+		if c == '.' {
+			labels++
+		}
+	}
+	if t.anyMask&labelBit(labels) != 0 {
+		if r := t.find(key, false); r != 0 {
+			return r
+		}
+	}
+	if t.suffixMask == 0 {
+		return 0
+	}
+	for i, c := range key {
+		if c == '.' {
+			labels--
+			if t.suffixMask&labelBit(labels) != 0 {
+				if r := t.find(key[i+1:], true); r != 0 {
+					return r
+				}
+			}
+		}
+	}
+	return 0
+}
+
+// findAll calls fn for every entry matching key at any level (for Explain).
+func (t *nameTable) findAll(key []byte, fn func(e entry, level []byte)) {
+	if t.count == 0 {
+		return
+	}
+	scan := func(k []byte, suffixOnly bool) {
+		h := maphash.Bytes(t.seed, k)
+		for i := t.home(h); t.slots[i].ref != 0; {
+			s := t.slots[i]
+			if s.tag == uint32(h) {
+				e := t.entry(s.ref)
+				if bytes.Equal(e.name(), k) && (!suffixOnly || e.kind == kindDot) {
+					fn(e, k)
+				}
+			}
+			if i++; i == len(t.slots) {
+				i = 0
+			}
+		}
+	}
+	scan(key, false)
+	for i, c := range key {
+		if c == '.' {
+			scan(key[i+1:], true)
+		}
+	}
+}
+
+// memory is the approximate number of bytes the table holds.
+func (t *nameTable) memory() int64 {
+	m := int64(len(t.slots)) * 8
+	for _, c := range t.chunks {
+		m += int64(cap(c))
+	}
+	return m
+}
