@@ -406,11 +406,23 @@ func (l *loader) entry(ctx *lineCtx, f string, n int, forceSuffix bool) {
 		l.urlEntry(ctx.path, n, "", ctx.list, ctx.src, f)
 		return
 	}
-	if a, err := netip.ParseAddr(f); err == nil {
-		l.addCIDR(netip.PrefixFrom(a, a.BitLen()), a.String(), ctx.list, ctx.src, n)
-		return
+	if maybeIP(f) {
+		if a, err := netip.ParseAddr(f); err == nil {
+			l.addCIDR(netip.PrefixFrom(a, a.BitLen()), a.String(), ctx.list, ctx.src, n)
+			return
+		}
 	}
 	l.nameEntry(ctx.path, n, "", ctx.list, ctx.src, f, forceSuffix)
+}
+
+// maybeIP is a cheap test that s could be an IP literal (an IPv4 address is
+// digits and dots; an IPv6 one has a colon), so names skip netip's
+// allocating error path.
+func maybeIP(s string) bool {
+	if looksNumeric(s) {
+		return true
+	}
+	return strings.IndexByte(s, ':') >= 0
 }
 
 func looksNumeric(s string) bool {
@@ -455,8 +467,10 @@ func (l *loader) hostsLine(ctx *lineCtx, first, rest string, n int) {
 		if hostsSkip[strings.ToLower(name)] {
 			continue
 		}
-		if _, err := netip.ParseAddr(name); err == nil {
-			continue
+		if maybeIP(name) {
+			if _, err := netip.ParseAddr(name); err == nil {
+				continue
+			}
 		}
 		if strings.HasPrefix(name, ".") || strings.HasPrefix(name, "*") {
 			l.errorf(ctx.path, n, "invalid name %q: hosts files hold exact names", name)
@@ -488,7 +502,7 @@ func (l *loader) adblockRule(ctx *lineCtx, s string, n int) {
 		l.warnf(ctx.list, ctx.path, n, "ignored adblock rule %q (only ||name^ is supported)", s40(s))
 		return
 	}
-	if a, err := netip.ParseAddr(body); err == nil {
+	if a, err := netip.ParseAddr(body); maybeIP(body) && err == nil {
 		l.addCIDR(netip.PrefixFrom(a, a.BitLen()), a.String(), ctx.list, ctx.src, n)
 		return
 	}
