@@ -31,6 +31,7 @@ type appState struct {
 	probeDir int
 	probeTS  int64 // packet time of the first probe byte
 	upgrades int
+	looked   []lookup // (surface, name) pairs already matched against the rules
 }
 
 // protocol is one entry of the content-detection table.
@@ -51,8 +52,7 @@ func (s *Shard) startApp(f *reassembly.Flow) *appState {
 	if n := len(s.freeApps); n > 0 {
 		a = s.freeApps[n-1]
 		s.freeApps = s.freeApps[:n-1]
-		idx := a.index
-		*a = appState{index: idx}
+		*a = appState{index: a.index, looked: a.looked[:0]}
 	} else {
 		a = &appState{index: uint32(len(s.apps))}
 		s.apps = append(s.apps, a)
@@ -80,7 +80,7 @@ func (s *Shard) endApp(f *reassembly.Flow, ts int64) string {
 		a.stream.Stop()
 	}
 	proto := a.proto
-	*a = appState{index: a.index}
+	*a = appState{index: a.index, looked: a.looked[:0]}
 	s.freeApps = append(s.freeApps, a)
 	return proto
 }
@@ -278,6 +278,9 @@ func (s *Shard) emitApp(e *detect.Event) {
 	a.cid = e.CommunityID
 	e.AppProto = a.proto
 	s.emit(e, eventKind(e.Type))
+	if s.rules != nil {
+		s.checkNames(e, a, f)
+	}
 }
 
 func eventKind(t string) int {

@@ -16,6 +16,7 @@ import (
 	"github.com/nunchi-sensor/nunchi/capture"
 	"github.com/nunchi-sensor/nunchi/detect"
 	"github.com/nunchi-sensor/nunchi/reassembly"
+	"github.com/nunchi-sensor/nunchi/rules"
 	"github.com/nunchi-sensor/nunchi/sinks"
 )
 
@@ -36,6 +37,9 @@ type Config struct {
 	Protocols []protocol
 	// Streams bounds TCP reassembly (used when Protocols is set).
 	Streams reassembly.StreamConfig
+	// Rules holds the blocked-site rules (nil = no matching); swapped
+	// atomically on reload, read by every shard.
+	Rules *rules.Holder
 }
 
 func (c *Config) setDefaults() {
@@ -101,6 +105,13 @@ func NewReplay(cfg Config, log *slog.Logger, pub Publisher, fan *sinks.Fanout) *
 	}
 	r.cur = make([]*batch, cfg.Shards)
 	return r
+}
+
+// SetRules installs the rules holder (before Run).
+func (r *Replay) SetRules(h *rules.Holder) {
+	for _, s := range r.shards {
+		s.rules = h
+	}
 }
 
 // Run replays files in order. A file that cannot be opened or read to its

@@ -6,6 +6,7 @@ import (
 	"github.com/nunchi-sensor/nunchi/capture"
 	"github.com/nunchi-sensor/nunchi/detect"
 	"github.com/nunchi-sensor/nunchi/reassembly"
+	"github.com/nunchi-sensor/nunchi/rules"
 )
 
 // Publisher receives a shard's events, a batch at a time. sinks.Fanout is one.
@@ -88,6 +89,7 @@ type Shard struct {
 	apps      []*appState // indexed by Flow.App; [0] unused
 	freeApps  []*appState
 	cur       *appState // the flow whose parser is running (for emitApp)
+	rules     *rules.Holder
 
 	mu       sync.Mutex
 	snapshot ShardStats
@@ -99,10 +101,11 @@ const (
 	evTLS
 	evQUIC
 	evDNS
+	evBlock
 	numEventTypes
 )
 
-var eventTypeNames = [numEventTypes]string{detect.TypeFlow, detect.TypeHTTP, detect.TypeTLS, detect.TypeQUIC, detect.TypeDNS}
+var eventTypeNames = [numEventTypes]string{detect.TypeFlow, detect.TypeHTTP, detect.TypeTLS, detect.TypeQUIC, detect.TypeDNS, detect.TypeBlock}
 
 // expiryInterval: flows are expired at most once per second of packet time.
 const expiryInterval = int64(1e9)
@@ -110,6 +113,7 @@ const expiryInterval = int64(1e9)
 func newShard(id int, cfg Config, sensor string, pub Publisher) *Shard {
 	s := &Shard{id: id, sensor: sensor, seed: cfg.Flow.CommunityIDSeed, pub: pub}
 	s.table = reassembly.NewTable(cfg.Flow, s.flowEnded)
+	s.rules = cfg.Rules
 	if cfg.Protocols != nil {
 		s.protocols = cfg.Protocols
 		s.streams = reassembly.NewStreams(cfg.Streams)
@@ -123,6 +127,9 @@ func (s *Shard) process(b *batch) {
 	for i := range b.pkts {
 		p := &b.pkts[i]
 		f, dir := s.table.Update(p)
+		if s.rules != nil {
+			s.checkServerIP(f)
+		}
 		if s.protocols != nil {
 			s.appPacket(f, p, dir)
 		}

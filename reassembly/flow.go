@@ -84,9 +84,10 @@ type Flow struct {
 	// TTL of the first packet in each direction (0 = none yet).
 	TTL [2]uint8
 
-	// App is free for the shard's per-flow state index (classifiers); the
-	// table never reads it and zeroes it for a new flow.
-	App uint32
+	// App and Marks are free for the shard (per-flow state index, flag
+	// bits); the table never reads them and zeroes them for a new flow.
+	App   uint32
+	Marks uint8
 
 	// LRU list links (slot indices, 0 = none) and the list the flow is on.
 	slot       uint32

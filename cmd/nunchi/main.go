@@ -18,6 +18,7 @@ import (
 
 	"github.com/nunchi-sensor/nunchi/internal/app"
 	"github.com/nunchi-sensor/nunchi/internal/config"
+	"github.com/nunchi-sensor/nunchi/rules"
 )
 
 // version is set at build time with -ldflags "-X main.version=…".
@@ -47,7 +48,7 @@ func newRoot(stdout, stderr io.Writer) *cobra.Command {
 	}
 	root.SetOut(stdout)
 	root.SetErr(stderr)
-	root.AddCommand(newReplayCmd(stdout, stderr), newCheckCmd(stdout), newConfigCmd(stdout), newVersionCmd(stdout))
+	root.AddCommand(newReplayCmd(stdout, stderr), newCheckCmd(stdout), newConfigCmd(stdout), newRulesCmd(stdout), newVersionCmd(stdout))
 	return root
 }
 
@@ -61,11 +62,12 @@ func (c *commonFlags) add(cmd *cobra.Command) {
 
 func newReplayCmd(stdout, stderr io.Writer) *cobra.Command {
 	var (
-		common   commonFlags
-		output   string
-		shards   int
-		speed    float64
-		progress string
+		common    commonFlags
+		output    string
+		shards    int
+		speed     float64
+		progress  string
+		ruleFiles []string
 	)
 	cmd := &cobra.Command{
 		Use:   "replay FILE...",
@@ -85,6 +87,9 @@ func newReplayCmd(stdout, stderr io.Writer) *cobra.Command {
 			if cmd.Flags().Changed("speed") {
 				cfg.Capture.Speed = speed
 			}
+			if cmd.Flags().Changed("rules") {
+				cfg.Rules.Files = ruleFiles
+			}
 			if err := cfg.Check(); err != nil {
 				return err
 			}
@@ -102,6 +107,7 @@ func newReplayCmd(stdout, stderr io.Writer) *cobra.Command {
 	cmd.Flags().IntVar(&shards, "shards", 0, "worker shards (0 = one per CPU); config capture.shards")
 	cmd.Flags().Float64Var(&speed, "speed", 0, "pacing: 0 = as fast as possible, 1 = original timing, 10 = 10x; config capture.speed")
 	cmd.Flags().StringVar(&progress, "progress", "auto", "progress line on stderr: auto (when a terminal), always, never")
+	cmd.Flags().StringArrayVar(&ruleFiles, "rules", nil, "rules or list file, any supported format (repeatable); config rules.files")
 	return cmd
 }
 
@@ -129,8 +135,14 @@ func newCheckCmd(stdout io.Writer) *cobra.Command {
 			if common.configFile == "" {
 				return errors.New("check: -c CONFIG is required")
 			}
-			if _, err := app.LoadConfig(common.configFile, os.Environ()); err != nil {
+			cfg, err := app.LoadConfig(common.configFile, os.Environ())
+			if err != nil {
 				return err
+			}
+			if len(cfg.Rules.Files) > 0 {
+				if _, err := rules.LoadFiles(cfg.Rules.Files...); err != nil {
+					return fmt.Errorf("rules: %w", err)
+				}
 			}
 			fmt.Fprintf(stdout, "%s: ok\n", common.configFile)
 			return nil

@@ -130,3 +130,36 @@ func TestExitStatus(t *testing.T) {
 		t.Errorf("interrupted replay did not flush flows and stats:\n%s", stdout.String())
 	}
 }
+
+func TestRulesCommands(t *testing.T) {
+	dir := t.TempDir()
+	good := filepath.Join(dir, "rules.yaml")
+	os.WriteFile(good, []byte("lists:\n  - id: l1\n    version: v1\n    action: alert\n    domains: [blocked.example, .casino.example]\n    cidrs: [203.0.113.0/28]\n"), 0o644)
+	bad := filepath.Join(dir, "bad.txt")
+	os.WriteFile(bad, []byte("ok.example\nnot a domain!\n"), 0o644)
+
+	out, _, err := run(t, "rules", "check", good)
+	if err != nil || !strings.Contains(out, "l1") || !strings.Contains(out, "2 names") {
+		t.Errorf("rules check: %v\n%s", err, out)
+	}
+	if _, _, err := run(t, "rules", "check", bad); err == nil || !strings.Contains(oneLine(err), "bad.txt:2") {
+		t.Errorf("rules check bad: %v", err)
+	}
+	out, _, err = run(t, "rules", "test", good, "--", "www.casino.example", "203.0.113.5", "free.example")
+	if err != nil || !strings.Contains(out, "* www.casino.example: suffix .casino.example") ||
+		!strings.Contains(out, "203.0.113.0/28") || !strings.Contains(out, "free.example: no match") {
+		t.Errorf("rules test: %v\n%s", err, out)
+	}
+	repo := testutil.RepoRoot(t)
+	events := filepath.Join(dir, "events.jsonl")
+	if _, _, err := run(t, "replay", "--rules", good, "-o", events, "--progress", "never", filepath.Join(repo, "testdata", "demo.pcap")); err != nil {
+		t.Fatal(err)
+	}
+	b, _ := os.ReadFile(events)
+	if n := strings.Count(string(b), `"event_type":"block"`); n != 2 {
+		t.Errorf("%d block events for blocked.example in the demo capture, want 2 (dns_query, http_host)", n)
+	}
+	if _, _, err := run(t, "replay", "--rules", bad, filepath.Join(repo, "testdata", "demo.pcap")); err == nil {
+		t.Error("replay with a bad rules file did not fail")
+	}
+}

@@ -32,15 +32,18 @@ type Config struct {
 	Log     LogConfig               `yaml:"log"`
 }
 
-// RulesConfig names the rule and list files.
+// RulesConfig names the rule and list files (any supported format, detected
+// by content) and how often they are checked for changes.
 type RulesConfig struct {
 	Files []string `yaml:"files"`
+	// ReloadCheck is how often the files are checked for changes (0 = only on SIGHUP).
+	ReloadCheck time.Duration `yaml:"reload_check"`
 }
 
 // Validate implements config validation.
 func (c RulesConfig) Validate() error {
-	if len(c.Files) > 0 {
-		return errors.New("files: the rule engine is not part of this build yet; remove rules.files")
+	if c.ReloadCheck < 0 {
+		return errors.New("reload_check: must be >= 0")
 	}
 	return nil
 }
@@ -201,6 +204,7 @@ func DefaultConfig() Config {
 		Capture: capture.DefaultConfig(),
 		Flow:    reassembly.DefaultFlowConfig(),
 		Streams: reassembly.DefaultStreamConfig(),
+		Rules:   RulesConfig{ReloadCheck: 5 * time.Second},
 		Inject: InjectConfig{
 			HTTP:         InjectHTTP{Mode: "redirect", Location: "http://warning.example/?blocked={name}"},
 			DNS:          InjectDNS{AnswerIPv4: "192.0.2.80", AnswerIPv6: "2001:db8::80", TTL: 60},

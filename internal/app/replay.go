@@ -6,9 +6,14 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"os"
+	"os/signal"
+	"sync"
+	"syscall"
 	"time"
 
 	"github.com/nunchi-sensor/nunchi/pipeline"
+	"github.com/nunchi-sensor/nunchi/rules"
 	"github.com/nunchi-sensor/nunchi/sinks"
 	"github.com/nunchi-sensor/nunchi/sinks/jsonl"
 )
@@ -51,6 +56,14 @@ func Replay(ctx context.Context, cfg Config, opts ReplayOptions, log *slog.Logge
 		StatsInterval: cfg.Stats.Interval,
 	}, log, fan, fan)
 
+	holder, stopRules, err := startRules(ctx, cfg.Rules, log)
+	if err != nil {
+		fan.Stop(context.Background())
+		return pipeline.Stats{}, err
+	}
+	defer stopRules()
+	rp.SetRules(holder)
+
 	var stopProgress func()
 	if opts.Progress != nil {
 		stopProgress = startProgress(opts.Progress, &rp.Progress)
@@ -68,6 +81,46 @@ func Replay(ctx context.Context, cfg Config, opts ReplayOptions, log *slog.Logge
 	stopErr := fan.Stop(sctx)
 	// The caller reports the error (one line on stderr, from main).
 	return rp.Stats(), errors.Join(runErr, stopErr)
+}
+
+// startRules loads the rule files (an error names file and line) and keeps
+// them current: SIGHUP and, every ReloadCheck, a change of the files reload
+// them; a bad file keeps the rules in force and is logged.
+func startRules(ctx context.Context, c RulesConfig, log *slog.Logger) (*rules.Holder, func(), error) {
+	if len(c.Files) == 0 {
+		return nil, func() {}, nil
+	}
+	set, err := rules.LoadFiles(c.Files...)
+	if err != nil {
+		return nil, nil, fmt.Errorf("rules: %w", err)
+	}
+	h := rules.NewHolder(set)
+	ctx, cancel := context.WithCancel(ctx)
+	var wg sync.WaitGroup
+	if c.ReloadCheck > 0 {
+		wg.Add(1)
+		go func() { defer wg.Done(); h.Watch(ctx, c.Files, c.ReloadCheck, log) }()
+	}
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		for {
+			select {
+			case <-hup:
+				if err := h.Reload(c.Files...); err != nil {
+					log.Error("rules reload failed; the previous rules stay in force", "err", err)
+				} else {
+					st := h.Load().Stats()
+					log.Info("rules reloaded", "names", st.Names, "urls", st.URLs, "cidrs", st.CIDRs)
+				}
+			case <-ctx.Done():
+				return
+			}
+		}
+	}()
+	return h, func() { signal.Stop(hup); cancel(); wg.Wait() }, nil
 }
 
 // startProgress redraws one status line on a terminal twice a second.
