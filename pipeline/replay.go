@@ -52,6 +52,14 @@ func (c *Config) setDefaults() {
 	if c.QueueBatches <= 0 {
 		c.QueueBatches = 8
 	}
+	// An unset section means its defaults (a zero flow config would
+	// expire every flow at once).
+	if c.Flow.MaxFlows == 0 {
+		c.Flow = reassembly.DefaultFlowConfig()
+	}
+	if c.Streams.MaxPagesTotal == 0 {
+		c.Streams = reassembly.DefaultStreamConfig()
+	}
 }
 
 // arenaPerPacket sizes a batch's payload arena: room for a full batch of
