@@ -9,6 +9,7 @@ import (
 	"net/netip"
 	"os"
 	"path/filepath"
+	"runtime"
 	"slices"
 	"strconv"
 	"strings"
@@ -360,6 +361,15 @@ func (l *loader) parseLine(ctx *lineCtx, s string, n int) {
 	if s == "" || s[0] == '#' || ctx.adblock && (s[0] == '!' || s[0] == '[') {
 		return
 	}
+	if labels, ok := plainName(s); ok {
+		// The common case, a lower-case name alone on its line.
+		if err := l.names.addLabels(s, false, ctx.src, uint32(n), labels); err != nil {
+			l.errorf(ctx.path, n, "%v", err)
+			return
+		}
+		ctx.list.stats.Exact++
+		return
+	}
 	if strings.HasPrefix(s, "||") {
 		l.adblockRule(ctx, s, n)
 		return
@@ -413,6 +423,38 @@ func (l *loader) entry(ctx *lineCtx, f string, n int, forceSuffix bool) {
 		}
 	}
 	l.nameEntry(ctx.path, n, "", ctx.list, ctx.src, f, forceSuffix)
+}
+
+// plainName reports whether s is a valid, already normalised name (lower
+// case ASCII letters, digits, '-' and '_' in labels of 1–63 bytes, at
+// least one letter so it is no IPv4 address, at most 253 bytes) and counts
+// its labels. Anything else takes the general path.
+func plainName(s string) (labels int, ok bool) {
+	if len(s) > maxName {
+		return 0, false
+	}
+	label, letters := 0, false
+	labels = 1
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		switch {
+		case c >= 'a' && c <= 'z':
+			letters = true
+		case c >= '0' && c <= '9', c == '-', c == '_':
+		case c == '.':
+			if label == 0 {
+				return 0, false
+			}
+			labels++
+			label = -1
+		default:
+			return 0, false
+		}
+		if label++; label > 63 {
+			return 0, false
+		}
+	}
+	return labels, label > 0 && letters
 }
 
 // maybeIP is a cheap test that s could be an IP literal (an IPv4 address is
@@ -820,6 +862,12 @@ func (l *loader) build() *Set {
 		sources: l.sources,
 		files:   l.files,
 		warns:   l.warns,
+	}
+	for _, r := range []func(){s.names.release, s.allow.release} {
+		if r != nil {
+			// Lookups hold s; once s is unreachable nobody reads its table.
+			runtime.AddCleanup(s, func(f func()) { f() }, r)
+		}
 	}
 	if len(l.urls) > 0 {
 		for k, es := range l.urls {

@@ -42,31 +42,46 @@ func normalizeQuery(buf *[maxQuery]byte, host string) ([]byte, netip.Addr, query
 		}
 		return nil, ip.Unmap(), queryIP
 	}
-	if c := strings.Count(h, ":"); c == 1 {
-		h = h[:strings.IndexByte(h, ':')]
-	} else if c > 1 {
+	// One pass: lower-case into buf, note colons and non-ASCII bytes.
+	if len(h) > maxQuery {
+		return nil, netip.Addr{}, queryBad
+	}
+	colons, colon, ascii := 0, 0, true
+	b := buf[:len(h)]
+	for i := 0; i < len(h); i++ {
+		c := h[i]
+		switch {
+		case c >= 'A' && c <= 'Z':
+			c += 'a' - 'A'
+		case c == ':':
+			if colons == 0 {
+				colon = i
+			}
+			colons++
+		case c >= utf8.RuneSelf:
+			ascii = false
+		}
+		b[i] = c
+	}
+	if colons > 1 {
 		ip, err := netip.ParseAddr(h)
 		if err != nil {
 			return nil, netip.Addr{}, queryBad
 		}
 		return nil, ip.Unmap(), queryIP
 	}
-	if n := len(h); n > 0 && h[n-1] == '.' {
-		h = h[:n-1]
+	if colons == 1 {
+		h, b = h[:colon], b[:colon]
 	}
-	if len(h) == 0 {
+	if n := len(b); n > 0 && b[n-1] == '.' {
+		h, b = h[:n-1], b[:n-1]
+	}
+	if len(b) == 0 {
 		return nil, netip.Addr{}, queryBad
 	}
-	if c := h[len(h)-1]; c >= '0' && c <= '9' {
+	if c := b[len(b)-1]; c >= '0' && c <= '9' {
 		if ip, err := netip.ParseAddr(h); err == nil {
 			return nil, ip.Unmap(), queryIP
-		}
-	}
-	ascii := true
-	for i := 0; i < len(h); i++ {
-		if h[i] >= utf8.RuneSelf {
-			ascii = false
-			break
 		}
 	}
 	if !ascii {
@@ -74,18 +89,21 @@ func normalizeQuery(buf *[maxQuery]byte, host string) ([]byte, netip.Addr, query
 		if err != nil {
 			return nil, netip.Addr{}, queryBad
 		}
-		h = a
-	}
-	if len(h) > maxName {
-		return nil, netip.Addr{}, queryBad
-	}
-	b := buf[:len(h)]
-	for i := 0; i < len(h); i++ {
-		c := h[i]
-		if c >= 'A' && c <= 'Z' {
-			c += 'a' - 'A'
+		a = strings.TrimSuffix(a, ".")
+		if len(a) > maxName || a == "" {
+			return nil, netip.Addr{}, queryBad
 		}
-		b[i] = c
+		b = buf[:len(a)]
+		for i := 0; i < len(a); i++ {
+			c := a[i]
+			if c >= 'A' && c <= 'Z' {
+				c += 'a' - 'A'
+			}
+			b[i] = c
+		}
+	}
+	if len(b) > maxName {
+		return nil, netip.Addr{}, queryBad
 	}
 	return b, netip.Addr{}, queryName
 }

@@ -160,7 +160,7 @@ func (s *Set) Warnings() []string {
 // Storing 10 M formatted IDs would cost more than the whole matcher.
 type ruleIDCache [ruleIDSlots]atomic.Pointer[ruleIDEntry]
 
-const ruleIDSlots = 1 << 12
+const ruleIDSlots = 1 << 16
 
 type ruleIDEntry struct {
 	key uint64 // src<<32 | line
@@ -169,7 +169,7 @@ type ruleIDEntry struct {
 
 func (s *Set) ruleID(src uint16, line uint32) string {
 	key := uint64(src)<<32 | uint64(line)
-	h := (key * 0x9E3779B97F4A7C15) >> (64 - 12)
+	h := (key * 0x9E3779B97F4A7C15) >> (64 - 16)
 	slot := &s.ids[h]
 	if e := slot.Load(); e != nil && e.key == key {
 		return e.id

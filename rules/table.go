@@ -36,6 +36,8 @@ type nameTable struct {
 	anyMask    uint64 // bit min(labels,63) set for every key
 	suffixMask uint64 // the same for suffix keys
 	count      int
+	sink       uint32 // keeps build's prefetching loads from being optimised away
+	release    func() // frees slots when they are not a Go slice; see allocSlots
 }
 
 type slot struct {
@@ -71,6 +73,11 @@ func labelBit(labels int) uint64 {
 }
 
 func (b *tableBuilder) add(name []byte, suffix bool, src uint16, line uint32) error {
+	return b.addLabels(bytesString(name), suffix, src, line, 1+bytes.Count(name, []byte{'.'}))
+}
+
+// addLabels is add for a name of the given number of labels.
+func (b *tableBuilder) addLabels(name string, suffix bool, src uint16, line uint32, labels int) error {
 	need := hdrLen + len(name)
 	if len(b.chunks) == 0 || len(b.chunks[len(b.chunks)-1])+need > chunkSize {
 		if len(b.chunks) == maxChunks {
@@ -104,7 +111,6 @@ func (b *tableBuilder) add(name []byte, suffix bool, src uint16, line uint32) er
 	c = append(c, byte(len(name)), kind)
 	c = append(c, name...)
 	b.chunks[ci] = c
-	labels := 1 + bytes.Count(name, []byte{'.'})
 	b.anyMask |= labelBit(labels)
 	if suffix {
 		b.suffixMask |= labelBit(labels)
@@ -120,8 +126,28 @@ func (b *tableBuilder) build() nameTable {
 	if b.count == 0 {
 		return t
 	}
-	n := b.count + b.count/4 + 1
-	t.slots = make([]slot, n)
+	n := b.count + b.count*3/7 + 1 // load factor 0.7
+	t.slots, t.release = allocSlots(n)
+	// Records are inserted in batches: the home slots of a batch are hashed
+	// and touched first, so their cache misses overlap, then filled in
+	// order (which keeps "first loaded wins" for duplicates).
+	const batch = 16
+	var refs [batch]uint32
+	var hs [batch]uint64
+	k := 0
+	var sink uint32
+	flush := func() {
+		for j := 0; j < k; j++ {
+			i := t.home(hs[j])
+			for t.slots[i].ref != 0 {
+				if i++; i == len(t.slots) {
+					i = 0
+				}
+			}
+			t.slots[i] = slot{ref: refs[j], tag: uint32(hs[j])}
+		}
+		k = 0
+	}
 	for ci, c := range t.chunks {
 		off := 0
 		if ci == 0 {
@@ -130,18 +156,17 @@ func (b *tableBuilder) build() nameTable {
 		for off < len(c) {
 			l := int(c[off+6])
 			name := c[off+hdrLen : off+hdrLen+l]
-			ref := uint32(ci<<chunkBits | (off + hdrLen))
 			h := maphash.Bytes(t.seed, name)
-			i := t.home(h)
-			for t.slots[i].ref != 0 {
-				if i++; i == len(t.slots) {
-					i = 0
-				}
+			refs[k], hs[k] = uint32(ci<<chunkBits|(off+hdrLen)), h
+			sink += t.slots[t.home(h)].tag
+			if k++; k == batch {
+				flush()
 			}
-			t.slots[i] = slot{ref: ref, tag: uint32(h)}
 			off += hdrLen + l
 		}
 	}
+	flush()
+	t.sink = sink
 	return t
 }
 
@@ -183,10 +208,15 @@ func (e entry) pattern() string {
 // or 0.
 func (t *nameTable) find(key []byte, suffixOnly bool) uint32 {
 	h := maphash.Bytes(t.seed, key)
-	tag := uint32(h)
 	i := t.home(h)
+	return t.probe(key, suffixOnly, h, i, t.slots[i])
+}
+
+// probe continues a lookup of key (hash h) at slot i, whose content s the
+// caller has already loaded.
+func (t *nameTable) probe(key []byte, suffixOnly bool, h uint64, i int, s slot) uint32 {
+	tag := uint32(h)
 	for {
-		s := t.slots[i]
 		if s.ref == 0 {
 			return 0
 		}
@@ -201,11 +231,21 @@ func (t *nameTable) find(key []byte, suffixOnly bool) uint32 {
 		if i++; i == len(t.slots) {
 			i = 0
 		}
+		s = t.slots[i]
 	}
 }
 
+// maxLevels is how many levels of a name lookup probes at once.
+const maxLevels = 12
+
 // lookup walks key and its parents, most specific first, and returns the
 // first entry that matches, or 0.
+//
+// The levels worth probing (by the label-count masks) are hashed first and
+// their home slots loaded before any is examined: the loads are
+// independent, so the CPU overlaps their cache misses and a lookup in a
+// table far larger than the caches costs about one memory latency, not one
+// per level.
 func (t *nameTable) lookup(key []byte) uint32 {
 	if t.count == 0 {
 		return 0
@@ -216,13 +256,57 @@ func (t *nameTable) lookup(key []byte) uint32 {
 			labels++
 		}
 	}
+	var lv [maxLevels]struct {
+		start int
+		h     uint64
+		i     int
+		s     slot
+	}
+	n := 0
+	if t.anyMask&labelBit(labels) != 0 {
+		n = 1
+	}
+	if t.suffixMask != 0 {
+		for i, c := range key {
+			if c == '.' {
+				labels--
+				if t.suffixMask&labelBit(labels) != 0 {
+					if n == maxLevels {
+						return t.lookupSlow(key)
+					}
+					lv[n].start = i + 1
+					n++
+				}
+			}
+		}
+	}
+	for j := 0; j < n; j++ {
+		l := &lv[j]
+		l.h = maphash.Bytes(t.seed, key[l.start:])
+		l.i = t.home(l.h)
+		l.s = t.slots[l.i]
+	}
+	for j := 0; j < n; j++ {
+		l := &lv[j]
+		if r := t.probe(key[l.start:], l.start > 0, l.h, l.i, l.s); r != 0 {
+			return r
+		}
+	}
+	return 0
+}
+
+// lookupSlow is lookup for names with more levels than maxLevels.
+func (t *nameTable) lookupSlow(key []byte) uint32 {
+	labels := 1
+	for _, c := range key {
+		if c == '.' {
+			labels++
+		}
+	}
 	if t.anyMask&labelBit(labels) != 0 {
 		if r := t.find(key, false); r != 0 {
 			return r
 		}
-	}
-	if t.suffixMask == 0 {
-		return 0
 	}
 	for i, c := range key {
 		if c == '.' {
