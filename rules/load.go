@@ -863,6 +863,7 @@ func (l *loader) build() *Set {
 		files:   l.files,
 		warns:   l.warns,
 	}
+	s.ids = newRuleIDCache(l.names.count + l.cidrs.t.count + len(l.urls))
 	for _, r := range []func(){s.names.release, s.allow.release} {
 		if r != nil {
 			// Lookups hold s; once s is unreachable nobody reads its table.

@@ -1,6 +1,7 @@
 package rules
 
 import (
+	"math/bits"
 	"net/netip"
 	"strconv"
 	"strings"
@@ -154,23 +155,35 @@ func (s *Set) Warnings() []string {
 	return append([]string(nil), s.warns...)
 }
 
-// ruleIDCache memoises RuleID strings: a direct-mapped, lock-free cache of
-// ruleIDSlots entries. The first hit of an entry formats its RuleID (one
-// allocation); repeated hits of recently seen entries allocate nothing.
-// Storing 10 M formatted IDs would cost more than the whole matcher.
-type ruleIDCache [ruleIDSlots]atomic.Pointer[ruleIDEntry]
+// ruleIDCache memoises RuleID strings: a direct-mapped, lock-free cache
+// with a power-of-two number of slots (the number of entries rounded up,
+// at most maxRuleIDSlots: 2 MiB of pointers). The first hit of an entry
+// formats its RuleID (one allocation); repeated hits of recently seen
+// entries allocate nothing. Storing 10 M formatted IDs up front would cost
+// more than the whole matcher.
+type ruleIDCache struct {
+	slots []atomic.Pointer[ruleIDEntry]
+	shift uint8 // 64 - log2(len(slots))
+}
 
-const ruleIDSlots = 1 << 16
+const maxRuleIDSlots = 1 << 18
+
+func newRuleIDCache(entries int) ruleIDCache {
+	n := 64
+	for n < entries && n < maxRuleIDSlots {
+		n <<= 1
+	}
+	return ruleIDCache{slots: make([]atomic.Pointer[ruleIDEntry], n), shift: uint8(64 - bits.TrailingZeros(uint(n)))}
+}
 
 type ruleIDEntry struct {
-	key uint64 // src<<32 | line
+	key uint64 // see match and matchRef
 	id  string
 }
 
-func (s *Set) ruleID(src uint16, line uint32) string {
-	key := uint64(src)<<32 | uint64(line)
-	h := (key * 0x9E3779B97F4A7C15) >> (64 - 16)
-	slot := &s.ids[h]
+// ruleID returns the RuleID for src and line, cached under key.
+func (s *Set) ruleID(key uint64, src uint16, line uint32) string {
+	slot := &s.ids.slots[(key*0x9E3779B97F4A7C15)>>s.ids.shift]
 	if e := slot.Load(); e != nil && e.key == key {
 		return e.id
 	}
@@ -179,11 +192,24 @@ func (s *Set) ruleID(src uint16, line uint32) string {
 	return id
 }
 
+// match builds the Match of a CIDR, URL or allow entry.
 func (s *Set) match(src uint16, line uint32, pattern string) Match {
+	return s.matchKeyed(1<<63|uint64(src)<<32|uint64(line), src, line, pattern)
+}
+
+// matchRef builds the Match of a name entry. The RuleID cache is keyed by
+// the entry's ref, known before its record is read, so the CPU fetches the
+// cache slot and the record at the same time.
+func (s *Set) matchRef(ref uint32) Match {
+	e := s.names.entry(ref)
+	return s.matchKeyed(uint64(ref), e.src, e.line, e.pattern())
+}
+
+func (s *Set) matchKeyed(key uint64, src uint16, line uint32, pattern string) Match {
 	so := &s.sources[src]
 	l := so.list
 	return Match{
-		RuleID:      s.ruleID(src, line),
+		RuleID:      s.ruleID(key, src, line),
 		List:        l.id,
 		ListVersion: l.version,
 		Category:    l.category,
@@ -226,8 +252,7 @@ func (s *Set) matchKey(key []byte) (Match, bool) {
 	if s.allow.lookup(key) != 0 {
 		return Match{}, false
 	}
-	e := s.names.entry(ref)
-	return s.match(e.src, e.line, e.pattern()), true
+	return s.matchRef(ref), true
 }
 
 // MatchURL reports the entry that blocks the HTTP request for host and path:

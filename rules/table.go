@@ -88,13 +88,16 @@ func (b *tableBuilder) addLabels(name string, suffix bool, src uint16, line uint
 		if len(b.chunks) == 0 {
 			c = 1 << 12
 		}
-		b.chunks = append(b.chunks, make([]byte, 0, c))
+		nc := make([]byte, 0, c)
+		adviseHuge(nc)
+		b.chunks = append(b.chunks, nc)
 	}
 	ci := len(b.chunks) - 1
 	c := b.chunks[ci]
 	if len(c)+need > cap(c) {
 		// Only the first chunk grows; later ones are allocated full size.
 		nc := make([]byte, len(c), min(max(2*cap(c), len(c)+need), chunkSize))
+		adviseHuge(nc)
 		copy(nc, c)
 		c = nc
 	}
@@ -236,7 +239,7 @@ func (t *nameTable) probe(key []byte, suffixOnly bool, h uint64, i int, s slot) 
 }
 
 // maxLevels is how many levels of a name lookup probes at once.
-const maxLevels = 12
+const maxLevels = 8
 
 // lookup walks key and its parents, most specific first, and returns the
 // first entry that matches, or 0.
@@ -257,9 +260,9 @@ func (t *nameTable) lookup(key []byte) uint32 {
 		}
 	}
 	var lv [maxLevels]struct {
-		start int
 		h     uint64
-		i     int
+		start int32
+		i     int32
 		s     slot
 	}
 	n := 0
@@ -274,7 +277,7 @@ func (t *nameTable) lookup(key []byte) uint32 {
 					if n == maxLevels {
 						return t.lookupSlow(key)
 					}
-					lv[n].start = i + 1
+					lv[n].start = int32(i + 1)
 					n++
 				}
 			}
@@ -283,12 +286,12 @@ func (t *nameTable) lookup(key []byte) uint32 {
 	for j := 0; j < n; j++ {
 		l := &lv[j]
 		l.h = maphash.Bytes(t.seed, key[l.start:])
-		l.i = t.home(l.h)
-		l.s = t.slots[l.i]
+		i := t.home(l.h)
+		l.i, l.s = int32(i), t.slots[i]
 	}
 	for j := 0; j < n; j++ {
 		l := &lv[j]
-		if r := t.probe(key[l.start:], l.start > 0, l.h, l.i, l.s); r != 0 {
+		if r := t.probe(key[l.start:], l.start > 0, l.h, int(l.i), l.s); r != 0 {
 			return r
 		}
 	}
