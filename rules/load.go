@@ -417,8 +417,8 @@ func (l *loader) entry(ctx *lineCtx, f string, n int, forceSuffix bool) {
 		return
 	}
 	if maybeIP(f) {
-		if a, err := netip.ParseAddr(f); err == nil {
-			l.addCIDR(netip.PrefixFrom(a, a.BitLen()), a.String(), ctx.list, ctx.src, n)
+		if _, err := netip.ParseAddr(f); err == nil {
+			l.cidrEntry(ctx.path, n, "", ctx.list, ctx.src, f)
 			return
 		}
 	}
@@ -544,8 +544,8 @@ func (l *loader) adblockRule(ctx *lineCtx, s string, n int) {
 		l.warnf(ctx.list, ctx.path, n, "ignored adblock rule %q (only ||name^ is supported)", s40(s))
 		return
 	}
-	if a, err := netip.ParseAddr(body); maybeIP(body) && err == nil {
-		l.addCIDR(netip.PrefixFrom(a, a.BitLen()), a.String(), ctx.list, ctx.src, n)
+	if _, err := netip.ParseAddr(body); maybeIP(body) && err == nil {
+		l.cidrEntry(ctx.path, n, "", ctx.list, ctx.src, body)
 		return
 	}
 	l.nameEntry(ctx.path, n, "", ctx.list, ctx.src, body, true)
@@ -577,6 +577,10 @@ func (l *loader) cidrEntry(path string, n int, key string, li *listInfo, src uin
 		a, aerr := netip.ParseAddr(s)
 		if aerr != nil {
 			l.errAt(path, n, key, fmt.Errorf("invalid CIDR %q", s))
+			return
+		}
+		if a.Zone() != "" {
+			l.errAt(path, n, key, fmt.Errorf("invalid CIDR %q: zones are not allowed", s))
 			return
 		}
 		p = netip.PrefixFrom(a, a.BitLen())
@@ -747,8 +751,8 @@ func (l *loader) loadYAML(path string, data []byte) {
 				continue
 			}
 			for j, d := range ls.Domains {
-				if a, err := netip.ParseAddr(d.Value); err == nil {
-					l.addCIDR(netip.PrefixFrom(a.Unmap(), a.Unmap().BitLen()), a.Unmap().String(), li, src, d.Line)
+				if _, err := netip.ParseAddr(d.Value); err == nil {
+					l.cidrEntry(path, d.Line, fmt.Sprintf("%s.domains[%d]", at, j), li, src, d.Value)
 					continue
 				}
 				l.nameEntry(path, d.Line, fmt.Sprintf("%s.domains[%d]", at, j), li, src, d.Value, false)

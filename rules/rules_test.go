@@ -383,3 +383,17 @@ func TestAllocs(t *testing.T) {
 		}
 	}
 }
+
+func TestAddressEntries(t *testing.T) {
+	dir := writeFiles(t, map[string]string{"l.txt": "::ffff:192.0.2.9\n||198.51.100.1^\n2001:db8::1\n"})
+	s := mustLoad(t, filepath.Join(dir, "l.txt"))
+	for q, want := range map[string]string{"192.0.2.9": "192.0.2.9", "198.51.100.1": "198.51.100.1", "[2001:db8::1]:443": "2001:db8::1"} {
+		if m, ok := s.MatchName(q); !ok || m.Pattern != want {
+			t.Errorf("MatchName(%q) = %q, %v; want %q", q, m.Pattern, ok, want)
+		}
+	}
+	dir = writeFiles(t, map[string]string{"l.txt": "fe80::1%eth0\n"})
+	if _, err := LoadFiles(filepath.Join(dir, "l.txt")); err == nil || !strings.Contains(err.Error(), "zones are not allowed") {
+		t.Errorf("zone: %v", err)
+	}
+}
