@@ -320,7 +320,9 @@ func (l *loader) parseList(path string, br *bufio.Reader, head []byte, li *listI
 	}
 }
 
-func isSpace(c byte) bool { return c == ' ' || c == '\t' || c == '\r' || c == '\n' || c == '\v' || c == '\f' }
+func isSpace(c byte) bool {
+	return c == ' ' || c == '\t' || c == '\r' || c == '\n' || c == '\v' || c == '\f'
+}
 
 func trimSpace(s string) string {
 	for len(s) > 0 && isSpace(s[0]) {
