@@ -30,7 +30,9 @@ func (s *Set) Explain(query string) []Explanation {
 	}
 	isURL := false
 	if i := strings.IndexByte(host, '/'); i >= 0 {
-		if _, err := netip.ParsePrefix(host); err != nil {
+		if p, err := netip.ParsePrefix(host); err == nil {
+			host = p.Addr().String() // a CIDR: explain its first address
+		} else {
 			host, path, isURL = host[:i], host[i:], true
 		}
 	}

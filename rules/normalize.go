@@ -46,23 +46,21 @@ func normalizeQuery(buf *[maxQuery]byte, host string) ([]byte, netip.Addr, query
 	if len(h) > maxQuery {
 		return nil, netip.Addr{}, queryBad
 	}
-	colons, colon, ascii := 0, 0, true
+	colons, colon := 0, 0
+	var high byte
 	b := buf[:len(h)]
 	for i := 0; i < len(h); i++ {
 		c := h[i]
-		switch {
-		case c >= 'A' && c <= 'Z':
-			c += 'a' - 'A'
-		case c == ':':
+		high |= c
+		if c == ':' {
 			if colons == 0 {
 				colon = i
 			}
 			colons++
-		case c >= utf8.RuneSelf:
-			ascii = false
 		}
-		b[i] = c
+		b[i] = lowerASCII[c]
 	}
+	ascii := high < utf8.RuneSelf
 	if colons > 1 {
 		ip, err := netip.ParseAddr(h)
 		if err != nil {
@@ -107,6 +105,18 @@ func normalizeQuery(buf *[maxQuery]byte, host string) ([]byte, netip.Addr, query
 	}
 	return b, netip.Addr{}, queryName
 }
+
+// lowerASCII maps ASCII upper case to lower case and every other byte to
+// itself.
+var lowerASCII = func() (t [256]byte) {
+	for i := range t {
+		t[i] = byte(i)
+		if i >= 'A' && i <= 'Z' {
+			t[i] = byte(i) + 'a' - 'A'
+		}
+	}
+	return t
+}()
 
 // normalizeEntry validates and normalises a name from a rules file and
 // appends it to dst. suffix reports a leading "." or "*." (the name and all

@@ -321,6 +321,8 @@ func TestExplain(t *testing.T) {
 		{"www.casino.example", []string{"suffix"}, 0},
 		{"ok.casino.example", []string{"suffix", "allow"}, -1},
 		{"203.0.113.5", []string{"cidr", "cidr"}, 0},
+		{"203.0.113.0/28", []string{"cidr", "cidr"}, 0},
+		{"[2001:db8:bad::1]:443", []string{"cidr", "cidr"}, 0},
 		{"news.example/forbidden/a", []string{"url", "exact"}, 0},
 		{"http://news.example/other", []string{"exact"}, 0},
 		{"nothing.example", nil, -1},
