@@ -202,7 +202,18 @@ func (s *Set) match(src uint16, line uint32, pattern string) Match {
 // cache slot and the record at the same time.
 func (s *Set) matchRef(ref uint32) Match {
 	e := s.names.entry(ref)
-	return s.matchKeyed(uint64(ref), e.src, e.line, e.pattern())
+	so := &s.sources[e.src]
+	l := so.list
+	return Match{
+		RuleID:      s.ruleID(uint64(ref), e.src, e.line),
+		List:        l.id,
+		ListVersion: l.version,
+		Category:    l.category,
+		Pattern:     e.pattern(),
+		Action:      l.action,
+		Source:      so.path,
+		Line:        int(e.line),
+	}
 }
 
 func (s *Set) matchKeyed(key uint64, src uint16, line uint32, pattern string) Match {
@@ -239,7 +250,11 @@ func (s *Set) MatchName(name string) (Match, bool) {
 	case queryIP:
 		return s.MatchIP(ip)
 	case queryName:
-		return s.matchKey(key)
+		ref := s.names.lookup(key)
+		if ref == 0 || s.allow.count > 0 && s.allow.lookup(key) != 0 {
+			return Match{}, false
+		}
+		return s.matchRef(ref), true
 	}
 	return Match{}, false
 }

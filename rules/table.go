@@ -36,6 +36,8 @@ type nameTable struct {
 	anyMask    uint64 // bit min(labels,63) set for every key
 	suffixMask uint64 // the same for suffix keys
 	count      int
+	bloom      []uint64 // Bloom filter of suffix keys; see maySuffix
+	bloomShift uint8
 	sink       uint32 // keeps build's prefetching loads from being optimised away
 	release    func() // frees slots when they are not a Go slice; see allocSlots
 }
@@ -59,6 +61,7 @@ var errTooManyNames = errors.New("rules: names exceed the 4 GiB arena")
 
 // tableBuilder collects records; build turns them into a nameTable.
 type tableBuilder struct {
+	suffixes   int
 	chunks     [][]byte
 	anyMask    uint64
 	suffixMask uint64
@@ -117,6 +120,7 @@ func (b *tableBuilder) addLabels(name string, suffix bool, src uint16, line uint
 	b.anyMask |= labelBit(labels)
 	if suffix {
 		b.suffixMask |= labelBit(labels)
+		b.suffixes++
 	}
 	b.count++
 	return nil
@@ -131,6 +135,18 @@ func (b *tableBuilder) build() nameTable {
 	}
 	n := b.count + b.count*3/7 + 1 // load factor 0.7
 	t.slots, t.release = allocSlots(n)
+	if b.suffixes > 0 {
+		words := 1
+		for words*64 < b.suffixes*8 {
+			words <<= 1
+		}
+		t.bloom = make([]uint64, words)
+		t.bloomShift = uint8(64 - bits.TrailingZeros(uint(words)))
+		if words == 1 {
+			t.bloomShift = 63 // h>>63 is 0 or 1: use two words
+			t.bloom = make([]uint64, 2)
+		}
+	}
 	// Records are inserted in batches: the home slots of a batch are hashed
 	// and touched first, so their cache misses overlap, then filled in
 	// order (which keeps "first loaded wins" for duplicates).
@@ -160,6 +176,9 @@ func (b *tableBuilder) build() nameTable {
 			l := int(c[off+6])
 			name := c[off+hdrLen : off+hdrLen+l]
 			h := maphash.Bytes(t.seed, name)
+			if c[off+7] == kindDot {
+				t.bloomAdd(h)
+			}
 			refs[k], hs[k] = uint32(ci<<chunkBits|(off+hdrLen)), h
 			sink += t.slots[t.home(h)].tag
 			if k++; k == batch {
@@ -244,21 +263,31 @@ const maxLevels = 8
 // lookup walks key and its parents, most specific first, and returns the
 // first entry that matches, or 0.
 //
-// The levels worth probing (by the label-count masks) are hashed first and
-// their home slots loaded before any is examined: the loads are
-// independent, so the CPU overlaps their cache misses and a lookup in a
-// table far larger than the caches costs about one memory latency, not one
-// per level.
+// Levels are skipped when no key has their number of labels (the masks)
+// and, for parents, when the Bloom filter of suffix keys says none can
+// match. The levels left are hashed first and their home slots loaded
+// before any is examined: the loads are independent, so the CPU overlaps
+// their cache misses and a lookup in a table far larger than the caches
+// costs about one memory latency, not one per level.
 func (t *nameTable) lookup(key []byte) uint32 {
 	if t.count == 0 {
 		return 0
 	}
-	labels := 1
-	for _, c := range key {
-		if c == '.' {
-			labels++
+	var dots [maxDots]int32
+	nd := 0
+	for i := 0; ; {
+		j := bytes.IndexByte(key[i:], '.')
+		if j < 0 {
+			break
 		}
+		if nd == maxDots {
+			return t.lookupSlow(key)
+		}
+		dots[nd] = int32(i + j)
+		nd++
+		i += j + 1
 	}
+	labels := nd + 1
 	var lv [maxLevels]struct {
 		h     uint64
 		start int32
@@ -267,25 +296,28 @@ func (t *nameTable) lookup(key []byte) uint32 {
 	}
 	n := 0
 	if t.anyMask&labelBit(labels) != 0 {
+		lv[0].h = maphash.Bytes(t.seed, key)
 		n = 1
 	}
 	if t.suffixMask != 0 {
-		for i, c := range key {
-			if c == '.' {
-				labels--
-				if t.suffixMask&labelBit(labels) != 0 {
-					if n == maxLevels {
-						return t.lookupSlow(key)
-					}
-					lv[n].start = int32(i + 1)
-					n++
-				}
+		for k := 0; k < nd; k++ {
+			if t.suffixMask&labelBit(labels-1-k) == 0 {
+				continue
 			}
+			start := dots[k] + 1
+			h := maphash.Bytes(t.seed, key[start:])
+			if !t.maySuffix(h) {
+				continue
+			}
+			if n == maxLevels {
+				return t.lookupSlow(key)
+			}
+			lv[n].h, lv[n].start = h, start
+			n++
 		}
 	}
 	for j := 0; j < n; j++ {
 		l := &lv[j]
-		l.h = maphash.Bytes(t.seed, key[l.start:])
 		i := t.home(l.h)
 		l.i, l.s = int32(i), t.slots[i]
 	}
@@ -296,6 +328,25 @@ func (t *nameTable) lookup(key []byte) uint32 {
 		}
 	}
 	return 0
+}
+
+// maxDots bounds the labels lookup handles on its fast path.
+const maxDots = 32
+
+// maySuffix reports whether a suffix key with hash h may exist: a blocked
+// Bloom filter (one 64-bit word, two bits per key, 8 bits per suffix key:
+// about 5 % false positives) small enough to stay in the CPU caches, so a
+// parent level that cannot match costs no memory access.
+func (t *nameTable) maySuffix(h uint64) bool {
+	if t.bloom == nil {
+		return true
+	}
+	m := uint64(1)<<(h&63) | uint64(1)<<((h>>6)&63)
+	return t.bloom[h>>t.bloomShift]&m == m
+}
+
+func (t *nameTable) bloomAdd(h uint64) {
+	t.bloom[h>>t.bloomShift] |= uint64(1)<<(h&63) | uint64(1)<<((h>>6)&63)
 }
 
 // lookupSlow is lookup for names with more levels than maxLevels.
