@@ -30,22 +30,3 @@ const (
 	madvHugepage = 14 // MADV_HUGEPAGE
 )
 
-// adviseHuge asks for transparent huge pages on the 2 MiB-aligned interior
-// of a freshly allocated, still untouched arena chunk. The chunk stays an
-// ordinary Go allocation (strings handed out point into it, so only the
-// GC may free it); the advice only changes how the kernel backs it.
-func adviseHuge(b []byte) {
-	if cap(b) < 2*hugePage {
-		return
-	}
-	b = b[:cap(b)]
-	start := uintptr(unsafe.Pointer(&b[0]))
-	lo := (start + hugePage - 1) &^ (hugePage - 1)
-	hi := (start + uintptr(len(b))) &^ (hugePage - 1)
-	if hi <= lo {
-		return
-	}
-	_ = syscall.Madvise(b[lo-start:hi-start], madvHugepage)
-}
-
-const hugePage = 2 << 20

@@ -3,5 +3,3 @@
 package rules
 
 func allocSlots(n int) (s []slot, release func()) { return make([]slot, n), nil }
-
-func adviseHuge(b []byte) {}

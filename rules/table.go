@@ -38,6 +38,8 @@ type nameTable struct {
 	count      int
 	bloom      []uint64 // Bloom filter of suffix keys; see maySuffix
 	bloomShift uint8
+	all        []uint64 // Bloom filter of all keys, for the query itself
+	allShift   uint8
 	sink       uint32 // keeps build's prefetching loads from being optimised away
 	release    func() // frees slots when they are not a Go slice; see allocSlots
 }
@@ -91,16 +93,13 @@ func (b *tableBuilder) addLabels(name string, suffix bool, src uint16, line uint
 		if len(b.chunks) == 0 {
 			c = 1 << 12
 		}
-		nc := make([]byte, 0, c)
-		adviseHuge(nc)
-		b.chunks = append(b.chunks, nc)
+		b.chunks = append(b.chunks, make([]byte, 0, c))
 	}
 	ci := len(b.chunks) - 1
 	c := b.chunks[ci]
 	if len(c)+need > cap(c) {
 		// Only the first chunk grows; later ones are allocated full size.
 		nc := make([]byte, len(c), min(max(2*cap(c), len(c)+need), chunkSize))
-		adviseHuge(nc)
 		copy(nc, c)
 		c = nc
 	}
@@ -135,6 +134,14 @@ func (b *tableBuilder) build() nameTable {
 	}
 	n := b.count + b.count*3/7 + 1 // load factor 0.7
 	t.slots, t.release = allocSlots(n)
+	{
+		words := 2
+		for words*64 < b.count*8 {
+			words <<= 1
+		}
+		t.all = make([]uint64, words)
+		t.allShift = uint8(64 - bits.TrailingZeros(uint(words)))
+	}
 	if b.suffixes > 0 {
 		words := 1
 		for words*64 < b.suffixes*8 {
@@ -179,6 +186,7 @@ func (b *tableBuilder) build() nameTable {
 			if c[off+7] == kindDot {
 				t.bloomAdd(h)
 			}
+			t.all[h>>t.allShift] |= uint64(1)<<(h&63) | uint64(1)<<((h>>6)&63)
 			refs[k], hs[k] = uint32(ci<<chunkBits|(off+hdrLen)), h
 			sink += t.slots[t.home(h)].tag
 			if k++; k == batch {
@@ -296,8 +304,12 @@ func (t *nameTable) lookup(key []byte) uint32 {
 	}
 	n := 0
 	if t.anyMask&labelBit(labels) != 0 {
-		lv[0].h = maphash.Bytes(t.seed, key)
-		n = 1
+		h := maphash.Bytes(t.seed, key)
+		m := uint64(1)<<(h&63) | uint64(1)<<((h>>6)&63)
+		if t.all[h>>t.allShift]&m == m {
+			lv[0].h = h
+			n = 1
+		}
 	}
 	if t.suffixMask != 0 {
 		for k := 0; k < nd; k++ {
@@ -405,7 +417,7 @@ func (t *nameTable) findAll(key []byte, fn func(e entry, level []byte)) {
 
 // memory is the approximate number of bytes the table holds.
 func (t *nameTable) memory() int64 {
-	m := int64(len(t.slots)) * 8
+	m := int64(len(t.slots))*8 + int64(len(t.bloom)+len(t.all))*8
 	for _, c := range t.chunks {
 		m += int64(cap(c))
 	}
