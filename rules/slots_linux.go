@@ -29,4 +29,3 @@ const (
 	hugeMin      = 8 << 20
 	madvHugepage = 14 // MADV_HUGEPAGE
 )
-
