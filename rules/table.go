@@ -136,7 +136,7 @@ func (b *tableBuilder) build() nameTable {
 	t.slots, t.release = allocSlots(n)
 	{
 		words := 2
-		for words*64 < b.count*8 {
+		for words*64 < b.count*4 {
 			words <<= 1
 		}
 		t.all = make([]uint64, words)
