@@ -1,6 +1,7 @@
 package rules
 
 import (
+	"math/rand/v2"
 	"net/netip"
 	"os"
 	"path/filepath"
@@ -397,5 +398,48 @@ func TestAddressEntries(t *testing.T) {
 	dir = writeFiles(t, map[string]string{"l.txt": "fe80::1%eth0\n"})
 	if _, err := LoadFiles(filepath.Join(dir, "l.txt")); err == nil || !strings.Contains(err.Error(), "zones are not allowed") {
 		t.Errorf("zone: %v", err)
+	}
+}
+
+// TestGeneratedSet loads a generated list large enough for several arena
+// chunks' worth of probing and checks that every entry is found (exact
+// entries by name, suffix entries by a subdomain) and that other names
+// are not, so the Bloom filters never hide an entry.
+func TestGeneratedSet(t *testing.T) {
+	n := 200_000
+	if testing.Short() {
+		n = 20_000
+	}
+	r := rand.New(rand.NewPCG(7, 7))
+	var b strings.Builder
+	var names []string
+	seen := map[string]bool{}
+	for range n {
+		name, _ := benchName(r, nil)
+		names = append(names, string(name))
+		seen[strings.TrimPrefix(string(name), ".")] = true
+		b.Write(name)
+		b.WriteByte('\n')
+	}
+	dir := writeFiles(t, map[string]string{"gen.txt": b.String()})
+	s := mustLoad(t, filepath.Join(dir, "gen.txt"))
+	for _, name := range names {
+		q := name
+		if strings.HasPrefix(name, ".") {
+			q = "www" + name
+		}
+		if _, ok := s.MatchName(q); !ok {
+			t.Fatalf("MatchName(%q): entry %q not found", q, name)
+		}
+	}
+	q := rand.New(rand.NewPCG(8, 8))
+	for range 20_000 {
+		name, _ := benchName(q, []byte("q"))
+		if seen[strings.TrimPrefix(string(name), ".")] {
+			continue
+		}
+		if m, ok := s.MatchName(strings.TrimPrefix(string(name), ".")); ok && !strings.HasSuffix(string(name), m.Pattern) {
+			t.Fatalf("MatchName(%q) = %q", name, m.Pattern)
+		}
 	}
 }

@@ -28,7 +28,10 @@ import (
 // A lookup hashes the query and each parent (label boundaries), one probe
 // sequence each. Two bitmasks of the label counts present among all keys and
 // among suffix keys skip the levels no entry can match: a hosts file (exact
-// names only) costs one probe per query.
+// names only) costs one probe per query. Two blocked Bloom filters (all
+// keys, 4–8 bits per key; suffix keys, 8–16 bits per key) spare the table
+// probe of most levels that cannot match: a miss usually reads one filter
+// word and never touches the table.
 type nameTable struct {
 	seed       maphash.Seed
 	slots      []slot
@@ -272,8 +275,8 @@ const maxLevels = 8
 // first entry that matches, or 0.
 //
 // Levels are skipped when no key has their number of labels (the masks)
-// and, for parents, when the Bloom filter of suffix keys says none can
-// match. The levels left are hashed first and their home slots loaded
+// or when the Bloom filters say no key can match (all keys for the name
+// itself, suffix keys for its parents). The levels left are hashed first and their home slots loaded
 // before any is examined: the loads are independent, so the CPU overlaps
 // their cache misses and a lookup in a table far larger than the caches
 // costs about one memory latency, not one per level.
@@ -346,8 +349,8 @@ func (t *nameTable) lookup(key []byte) uint32 {
 const maxDots = 32
 
 // maySuffix reports whether a suffix key with hash h may exist: a blocked
-// Bloom filter (one 64-bit word, two bits per key, 8 bits per suffix key:
-// about 5 % false positives) small enough to stay in the CPU caches, so a
+// Bloom filter (one 64-bit word, two bits per key, 8–16 bits per suffix
+// key: about 5 % false positives) small enough to stay in the CPU caches, so a
 // parent level that cannot match costs no memory access.
 func (t *nameTable) maySuffix(h uint64) bool {
 	if t.bloom == nil {
