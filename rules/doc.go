@@ -91,8 +91,9 @@
 // 32-bit hash tag; load factor 0.7, linear probing) indexes them. Bit masks
 // of the label counts present skip the levels no entry can match, and the
 // home slots of all levels are loaded before any is examined, so their
-// cache misses overlap. Large slot tables are mapped with transparent huge
-// pages. CIDRs use one hash map per prefix length, longest first.
+// cache misses overlap. Blocked Bloom filters over all keys (4–8 bits per
+// key) and over suffix keys (8–16 bits per key) spare most misses the
+// table probe. CIDRs use one hash map per prefix length, longest first.
 //
 // # Concurrency and ownership
 //
@@ -120,23 +121,24 @@
 // 100 MB table costs about 110 ns there), generated lists of random names
 // (bench_test.go: deterministic, 10 % suffix entries, 64 Ki distinct
 // queries cycled so that "cold" lookups miss the CPU caches; "hot" hits
-// cycle 1 Ki blocked names, the usual shape of blocked visits), 2026-11-21:
+// cycle 1 Ki blocked names, the usual shape of blocked visits), 2026-11-21,
+// ranges over repeated runs:
 //
-//	names  file    load       Go heap  total*  RSS**   miss        hit cold  hit hot
-//	1 M    17 MB   0.25 s      35 MB    44 MB   37 MB   95–100 ns   425 ns    121 ns
-//	10 M   167 MB  2.2–2.4 s  251 MB   358 MB  353 MB  115–210 ns  610 ns    165 ns
+//	names  file    load       Go heap  RSS*    miss        hit cold    hit hot
+//	1 M    17 MB   0.25–0.28 s  46 MB   37 MB  95–115 ns   420–490 ns  120–145 ns
+//	10 M   167 MB  2.4–2.7 s   360 MB  353 MB  120–190 ns  610–670 ns  165–185 ns
 //
-//	*  Stats().MemoryBytes: heap plus the slot table mapped outside the Go heap
-//	** growth of the process's resident set across LoadFiles, after GC
+//	* growth of the process's resident set across LoadFiles, after GC
+//	  and debug.FreeOSMemory
 //
-// MatchIP takes 50–65 ns and MatchURL about 85 ns on the test set; no
-// lookup allocates in steady state (a cold hit allocates its RuleID once,
-// 17–19 B/op on average in the cold-hit benchmark). The targets were 10 M
-// names in at most 400 MB resident (met: 353 MB), loaded in at most 3 s (met: 2.2–2.4 s;
-// up to 2.8 s for a first load in a fresh process) and lookups in at most
-// 250 ns: met for misses (the common case: one Bloom filter word, the
-// table is rarely touched) and hot hits, not for cold hits, which need
-// three dependent memory reads (filter word, slot, arena record) plus the
-// RuleID cache, about 110 ns each on this machine. For context, nDPI
-// publishes 892 MB and 7.8 s for 7.85 M names.
+// MatchIP takes 50–65 ns and MatchURL 75–85 ns on the test set. No lookup
+// allocates in steady state (a cold hit formats its RuleID once: 17–20 B/op
+// on average in the cold-hit benchmark). Against the targets (10 M names
+// in at most 400 MB resident, loaded in at most 3 s, lookups in at most
+// 250 ns): memory and load time are met (353 MB; 2.4–2.7 s, the first load
+// of a fresh process included), misses (the common case: one Bloom filter
+// word, the table is rarely touched) and hot hits are met; cold hits are
+// not, since they need three dependent memory reads (filter word, slot,
+// arena record) and the RuleID cache, about 110 ns each on this machine.
+// For context, nDPI publishes 892 MB and 7.8 s for 7.85 M names.
 package rules

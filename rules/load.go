@@ -9,7 +9,6 @@ import (
 	"net/netip"
 	"os"
 	"path/filepath"
-	"runtime"
 	"slices"
 	"strconv"
 	"strings"
@@ -870,12 +869,6 @@ func (l *loader) build() *Set {
 		warns:   l.warns,
 	}
 	s.ids = newRuleIDCache(l.names.count + l.cidrs.t.count + len(l.urls))
-	for _, r := range []func(){s.names.release, s.allow.release} {
-		if r != nil {
-			// Lookups hold s; once s is unreachable nobody reads its table.
-			runtime.AddCleanup(s, func(f func()) { f() }, r)
-		}
-	}
 	if len(l.urls) > 0 {
 		for k, es := range l.urls {
 			slices.SortStableFunc(es, func(a, b urlEntry) int { return len(b.path) - len(a.path) })

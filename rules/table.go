@@ -44,7 +44,6 @@ type nameTable struct {
 	all        []uint64 // Bloom filter of all keys, for the query itself
 	allShift   uint8
 	sink       uint32 // keeps build's prefetching loads from being optimised away
-	release    func() // frees slots when they are not a Go slice; see allocSlots
 }
 
 type slot struct {
@@ -136,7 +135,7 @@ func (b *tableBuilder) build() nameTable {
 		return t
 	}
 	n := b.count + b.count*3/7 + 1 // load factor 0.7
-	t.slots, t.release = allocSlots(n)
+	t.slots = make([]slot, n)
 	{
 		words := 2
 		for words*64 < b.count*4 {
