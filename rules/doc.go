@@ -124,9 +124,9 @@
 // cycle 1 Ki blocked names, the usual shape of blocked visits), 2026-11-21,
 // ranges over repeated runs:
 //
-//	names  file    load       Go heap  RSS*    miss        hit cold    hit hot
-//	1 M    17 MB   0.25–0.28 s  46 MB   37 MB  95–115 ns   420–490 ns  120–145 ns
-//	10 M   167 MB  2.4–2.7 s   360 MB  353 MB  120–190 ns  610–670 ns  165–185 ns
+//	names  file    load         Go heap  RSS*    miss        hit cold    hit hot
+//	1 M    17 MB   0.25–0.28 s   46 MB    37 MB  95–115 ns   420–490 ns  120–145 ns
+//	10 M   167 MB  2.4–2.7 s    360 MB   353 MB  120–190 ns  610–670 ns  165–185 ns
 //
 //	* growth of the process's resident set across LoadFiles, after GC
 //	  and debug.FreeOSMemory
