@@ -123,6 +123,14 @@ func TestMain(m *testing.M) {
 	os.Exit(code)
 }
 
+// skipLarge skips the 10 M sets under -short (CI's -benchtime=1x pass
+// still runs the 1 M ones).
+func skipLarge(b *testing.B, n int) {
+	if n > 1_000_000 && testing.Short() {
+		b.Skip("10 M names: not under -short")
+	}
+}
+
 var benchSizes = []struct {
 	name string
 	n    int
@@ -158,6 +166,7 @@ func rss() uint64 {
 func BenchmarkLoad(b *testing.B) {
 	for _, sz := range benchSizes {
 		b.Run(sz.name, func(b *testing.B) {
+			skipLarge(b, sz.n)
 			d := benchFile(b, sz.n)
 			benchMu.Lock()
 			delete(benchSets, sz.n) // measure a Set alone
@@ -218,6 +227,7 @@ func BenchmarkMatchName(b *testing.B) {
 	for _, sz := range benchSizes {
 		for _, kind := range []string{"hit", "hit-hot", "miss"} {
 			b.Run(sz.name+"/"+kind, func(b *testing.B) {
+				skipLarge(b, sz.n)
 				s, d := benchSet(b, sz.n)
 				qs := d.hits
 				switch kind {
