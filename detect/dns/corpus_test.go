@@ -2,8 +2,6 @@ package dns
 
 import (
 	"encoding/json"
-	"errors"
-	"io"
 	"os"
 	"path/filepath"
 	"strings"
@@ -25,12 +23,6 @@ func tcpReplay(t *testing.T, path string, mk func() detect.StreamParser) int {
 // udpReplay feeds every UDP flow of a capture file to a parser from mk.
 func udpReplay(t *testing.T, path string, mk func() detect.DatagramParser) {
 	t.Helper()
-	r, err := capture.OpenFile(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer r.Close()
-	dec := capture.NewDecoder(capture.DefaultDecoderConfig())
 	type udpFlow struct {
 		dp      detect.DatagramParser
 		clientA bool
@@ -38,24 +30,13 @@ func udpReplay(t *testing.T, path string, mk func() detect.DatagramParser) {
 	}
 	flows := map[testutil.FlowKey]*udpFlow{}
 	var order []*udpFlow
-	var fr capture.Frame
-	var p capture.Packet
 	var lastTS int64
-	for {
-		if err := r.ReadFrame(&fr); err != nil {
-			if errors.Is(err, io.EOF) {
-				break
-			}
-			t.Fatal(err)
-		}
-		if dec.Decode(&p, fr.LinkType, fr.Data, fr.Timestamp, fr.WireLen) != capture.Decoded || p.Proto != capture.ProtoUDP {
-			continue
-		}
+	for p := range testutil.Packets(t, path, capture.ProtoUDP) {
 		if p.Flags&capture.FlagFirstFragment != 0 {
 			continue
 		}
 		lastTS = p.Timestamp
-		k, fromB := testutil.KeyOf(&p)
+		k, fromB := testutil.KeyOf(p)
 		f := flows[k]
 		if f == nil {
 			f = &udpFlow{dp: mk(), clientA: !fromB}

@@ -1,8 +1,6 @@
 package quic
 
 import (
-	"errors"
-	"io"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -30,29 +28,12 @@ type corpusFlow struct {
 // (NotMine). Close runs at the end for the others.
 func replayQUIC(t testing.TB, path string) []*eventCopy {
 	t.Helper()
-	r, err := capture.OpenFile(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer r.Close()
-	dec := capture.NewDecoder(capture.DefaultDecoderConfig())
 	var (
 		events []*eventCopy
-		fr     capture.Frame
-		pkt    capture.Packet
 		order  []*corpusFlow
 	)
 	flows := map[[2]endpoint]*corpusFlow{}
-	for {
-		if err := r.ReadFrame(&fr); err != nil {
-			if errors.Is(err, io.EOF) {
-				break
-			}
-			t.Fatal(err)
-		}
-		if dec.Decode(&pkt, fr.LinkType, fr.Data, fr.Timestamp, fr.WireLen) != capture.Decoded || pkt.Proto != capture.ProtoUDP {
-			continue
-		}
+	for pkt := range testutil.Packets(t, path, capture.ProtoUDP) {
 		src, dst := endpoint{pkt.Src, pkt.SrcPort}, endpoint{pkt.Dst, pkt.DstPort}
 		key := [2]endpoint{src, dst}
 		if string(src.addr[:]) > string(dst.addr[:]) || src.addr == dst.addr && src.port > dst.port {

@@ -1,8 +1,6 @@
 package tls
 
 import (
-	"errors"
-	"io"
 	"path/filepath"
 	"sort"
 	"testing"
@@ -50,12 +48,6 @@ type connKey struct {
 // in-order chunks. The client is the SYN sender, else the first sender.
 func readTCPConns(t testing.TB, path string) []*tcpConn {
 	t.Helper()
-	r, err := capture.OpenFile(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer r.Close()
-	dec := capture.NewDecoder(capture.DefaultDecoderConfig())
 	type state struct {
 		client     connKey // src→dst of the client
 		half       [2]halfConn
@@ -64,19 +56,8 @@ func readTCPConns(t testing.TB, path string) []*tcpConn {
 	}
 	conns := map[connKey]*state{}
 	var order []connKey
-	var fr capture.Frame
-	var pkt capture.Packet
 	n := 0
-	for {
-		if err := r.ReadFrame(&fr); err != nil {
-			if errors.Is(err, io.EOF) {
-				break
-			}
-			t.Fatal(err)
-		}
-		if dec.Decode(&pkt, fr.LinkType, fr.Data, fr.Timestamp, fr.WireLen) != capture.Decoded || pkt.Proto != capture.ProtoTCP {
-			continue
-		}
+	for pkt := range testutil.Packets(t, path, capture.ProtoTCP) {
 		n++
 		fwd := connKey{pkt.Src, pkt.Dst, pkt.SrcPort, pkt.DstPort}
 		rev := connKey{pkt.Dst, pkt.Src, pkt.DstPort, pkt.SrcPort}

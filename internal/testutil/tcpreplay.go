@@ -1,8 +1,6 @@
 package testutil
 
 import (
-	"errors"
-	"io"
 	"sort"
 	"testing"
 
@@ -57,29 +55,12 @@ type testFlow struct {
 // first packet with data is p (no SYN seen), whether p's sender is the client.
 func TCPReplay(t testing.TB, path string, mk func() detect.StreamParser, isClient func(p *capture.Packet) bool) int {
 	t.Helper()
-	r, err := capture.OpenFile(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer r.Close()
-	dec := capture.NewDecoder(capture.DefaultDecoderConfig())
 	flows := map[FlowKey]*testFlow{}
 	var order []*testFlow
-	var fr capture.Frame
-	var p capture.Packet
 	var lastTS int64
-	for {
-		if err := r.ReadFrame(&fr); err != nil {
-			if errors.Is(err, io.EOF) {
-				break
-			}
-			t.Fatal(err)
-		}
-		if dec.Decode(&p, fr.LinkType, fr.Data, fr.Timestamp, fr.WireLen) != capture.Decoded || p.Proto != capture.ProtoTCP {
-			continue
-		}
+	for p := range Packets(t, path, capture.ProtoTCP) {
 		lastTS = p.Timestamp
-		k, fromB := KeyOf(&p)
+		k, fromB := KeyOf(p)
 		f := flows[k]
 		syn := p.TCP.Flags&capture.TCPSyn != 0
 		ack := p.TCP.Flags&capture.TCPAck != 0
@@ -99,14 +80,14 @@ func TCPReplay(t testing.TB, path string, mk func() detect.StreamParser, isClien
 			case syn && ack:
 				f.clientIsA, f.known = fromB, true
 			case len(p.Payload) > 0:
-				f.clientIsA, f.known = isClient(&p) != fromB, true
+				f.clientIsA, f.known = isClient(p) != fromB, true
 			}
 		}
 		dir := detect.ToServer
 		if fromB == f.clientIsA {
 			dir = detect.ToClient
 		}
-		f.segment(dir, &p)
+		f.segment(dir, p)
 	}
 	for _, f := range order {
 		f.close(lastTS)
