@@ -3,9 +3,9 @@ package quic
 import (
 	"crypto/aes"
 	"crypto/cipher"
-	"crypto/hkdf"
 	"crypto/sha256"
 	"encoding/binary"
+	"errors"
 )
 
 // initialKeys protect the client's Initial packets of one connection.
@@ -19,16 +19,41 @@ type initialKeys struct {
 	mask  [aes.BlockSize]byte
 }
 
+var errLongID = errors.New("quic: connection ID or salt too long for Initial key derivation")
+
 // hkdfLabel is the HkdfLabel structure of TLS 1.3 (RFC 8446 §7.1) for an
 // output of n bytes and an empty context: the info of HKDF-Expand-Label.
 func hkdfLabel(label string, n int) string {
 	return string([]byte{byte(n >> 8), byte(n), byte(len("tls13 ") + len(label))}) + "tls13 " + label + "\x00"
 }
 
-// expandLabel is HKDF-Expand-Label over SHA-256; info is from hkdfLabel
-// (built once per version, not per flow).
-func expandLabel(secret []byte, info string, n int) ([]byte, error) {
-	return hkdf.Expand(sha256.New, secret, info, n)
+// hmacSHA256 is HMAC-SHA-256 (RFC 2104) for keys and messages of the sizes
+// Initial key derivation uses (key ≤ 64 bytes, message ≤ 64 bytes), built
+// on sha256.Sum256 over stack buffers: no allocation, unlike crypto/hmac
+// and crypto/hkdf (some fifty allocations per connection).
+func hmacSHA256(key, msg []byte) [sha256.Size]byte {
+	var inner [sha256.BlockSize + 64]byte
+	var outer [sha256.BlockSize + sha256.Size]byte
+	copy(inner[:], key)
+	copy(outer[:], key)
+	for i := 0; i < sha256.BlockSize; i++ {
+		inner[i] ^= 0x36
+		outer[i] ^= 0x5c
+	}
+	n := copy(inner[sha256.BlockSize:], msg)
+	ih := sha256.Sum256(inner[:sha256.BlockSize+n])
+	copy(outer[sha256.BlockSize:], ih[:])
+	return sha256.Sum256(outer[:])
+}
+
+// expandLabel is HKDF-Expand-Label over SHA-256 for outputs of at most one
+// hash (32 bytes): T(1) = HMAC(secret, info || 0x01). info is from
+// hkdfLabel (built once per version, not per flow).
+func expandLabel(secret []byte, info string) [sha256.Size]byte {
+	var msg [64]byte
+	n := copy(msg[:], info)
+	msg[n] = 1
+	return hmacSHA256(secret, msg[:n+1])
 }
 
 var infoClientIn = hkdfLabel("client in", 32)
@@ -37,24 +62,15 @@ var infoClientIn = hkdfLabel("client in", 32)
 // protection key from the Destination Connection ID of the client's first
 // Initial (RFC 9001 §5.2, RFC 9369 §3.3).
 func clientInitialSecrets(vi *versionInfo, dcid []byte) (key, iv, hp []byte, err error) {
-	initial, err := hkdf.Extract(sha256.New, dcid, vi.salt)
-	if err != nil {
-		return nil, nil, nil, err
+	if len(dcid) > 64 || len(vi.salt) > 64 {
+		return nil, nil, nil, errLongID
 	}
-	client, err := expandLabel(initial, infoClientIn, 32)
-	if err != nil {
-		return nil, nil, nil, err
-	}
-	if key, err = expandLabel(client, vi.labels.key, 16); err != nil {
-		return nil, nil, nil, err
-	}
-	if iv, err = expandLabel(client, vi.labels.iv, 12); err != nil {
-		return nil, nil, nil, err
-	}
-	if hp, err = expandLabel(client, vi.labels.hp, 16); err != nil {
-		return nil, nil, nil, err
-	}
-	return key, iv, hp, nil
+	initial := hmacSHA256(vi.salt, dcid) // HKDF-Extract(salt, DCID)
+	client := expandLabel(initial[:], infoClientIn)
+	k := expandLabel(client[:], vi.labels.key)
+	v := expandLabel(client[:], vi.labels.iv)
+	h := expandLabel(client[:], vi.labels.hp)
+	return k[:16], v[:12], h[:16], nil
 }
 
 func newInitialKeys(vi *versionInfo, dcid []byte) (*initialKeys, error) {
