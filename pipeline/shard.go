@@ -2,6 +2,7 @@ package pipeline
 
 import (
 	"sync"
+	"unsafe"
 
 	"github.com/nunchi-sensor/nunchi/capture"
 	"github.com/nunchi-sensor/nunchi/detect"
@@ -89,7 +90,10 @@ type Shard struct {
 	apps      []*appState // indexed by Flow.App; [0] unused
 	freeApps  []*appState
 	cur       *appState // the flow whose parser is running (for emitApp)
-	rules     *rules.Holder
+
+	flowEvents []flowEventPair // slab of flow events not handed out yet
+	strs       []byte          // slab of interned strings
+	rules      *rules.Holder
 
 	mu       sync.Mutex
 	snapshot ShardStats
@@ -216,7 +220,7 @@ func (s *Shard) fillContext(e *detect.Event, f *reassembly.Flow, cid string) {
 		if f.Key.Proto == capture.ProtoICMP || f.Key.Proto == capture.ProtoICMPv6 {
 			cp, sp = uint16(f.ICMPType), uint16(f.ICMPCode)
 		}
-		cid = reassembly.CommunityID(s.seed, f.Key.Proto, cAddr.Bytes(), sAddr.Bytes(), cp, sp)
+		cid = s.internCommunityID(f.Key.Proto, cAddr.Bytes(), sAddr.Bytes(), cp, sp)
 	}
 	e.CommunityID = cid
 	if f.NumVLANs > 0 {
@@ -236,9 +240,11 @@ func (s *Shard) flowEnded(f *reassembly.Flow, reason reassembly.EndReason) {
 		cid = s.apps[f.App].cid
 	}
 	appProto := s.endApp(f, f.Last)
-	e := &detect.Event{Type: detect.TypeFlow, Timestamp: f.Last, AppProto: appProto}
+	e, fi := s.newFlowEvent()
+	*e = detect.Event{Type: detect.TypeFlow, Timestamp: f.Last, AppProto: appProto}
 	s.fillContext(e, f, cid)
-	e.Flow = &detect.FlowInfo{
+	e.Flow = fi
+	*fi = detect.FlowInfo{
 		PktsToServer: f.Pkts[reassembly.ToServer], PktsToClient: f.Pkts[reassembly.ToClient],
 		BytesToServer: f.Bytes[reassembly.ToServer], BytesToClient: f.Bytes[reassembly.ToClient],
 		Start: f.First, End: f.Last,
@@ -246,10 +252,56 @@ func (s *Shard) flowEnded(f *reassembly.Flow, reason reassembly.EndReason) {
 		IsTCP:      f.Key.Proto == capture.ProtoTCP,
 		TCPFlags:   f.TCPFlags[0] | f.TCPFlags[1],
 		TCPFlagsTS: f.TCPFlags[reassembly.ToServer], TCPFlagsTC: f.TCPFlags[reassembly.ToClient],
-		History:   f.HistoryString(),
+		History:   s.intern(f.History[:f.HistLen]),
 		Midstream: f.Midstream,
 	}
 	s.emit(e, evFlow)
+}
+
+// Flow events and their short strings are carved from per-shard slabs: one
+// allocation serves many flows (the GC frees a slab once no sink holds any
+// of its events). Nothing handed out is ever written again.
+const (
+	flowEventSlab = 256
+	stringSlab    = 16 << 10
+)
+
+type flowEventPair struct {
+	e detect.Event
+	f detect.FlowInfo
+}
+
+func (s *Shard) newFlowEvent() (*detect.Event, *detect.FlowInfo) {
+	if len(s.flowEvents) == 0 {
+		s.flowEvents = make([]flowEventPair, flowEventSlab)
+	}
+	p := &s.flowEvents[0]
+	s.flowEvents = s.flowEvents[1:]
+	return &p.e, &p.f
+}
+
+// intern returns b as a string stored in the shard's string slab.
+func (s *Shard) intern(b []byte) string {
+	if len(b) == 0 {
+		return ""
+	}
+	if len(b) > cap(s.strs)-len(s.strs) {
+		s.strs = make([]byte, 0, max(stringSlab, len(b)))
+	}
+	off := len(s.strs)
+	s.strs = append(s.strs, b...)
+	return unsafe.String(&s.strs[off], len(b))
+}
+
+// internCommunityID computes a Community ID straight into the string slab.
+func (s *Shard) internCommunityID(proto uint8, src, dst []byte, sp, dp uint16) string {
+	const idLen = 30 // "1:" + base64 of a SHA-1
+	if cap(s.strs)-len(s.strs) < idLen {
+		s.strs = make([]byte, 0, stringSlab)
+	}
+	off := len(s.strs)
+	s.strs = reassembly.AppendCommunityID(s.strs, s.seed, proto, src, dst, sp, dp)
+	return unsafe.String(&s.strs[off], len(s.strs)-off)
 }
 
 func (s *Shard) emit(e *detect.Event, kind int) {
