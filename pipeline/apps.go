@@ -31,6 +31,7 @@ type appState struct {
 	probeDir int
 	probeTS  int64 // packet time of the first probe byte
 	upgrades int
+	protoIdx int      // index of proto in Shard.protocols; -1 = none
 	looked   []lookup // (surface, name) pairs already matched against the rules
 }
 
@@ -43,6 +44,57 @@ type protocol struct {
 	// datagram: UDP; probe sees one payload.
 	probeDatagram func(dir int, b []byte) bool
 	newDatagram   func(emit detect.Emit) detect.DatagramParser
+	// pooled: a parser that said Done goes back to a per-shard pool and is
+	// Reset for the next flow (its events own their data; its buffers are
+	// reused). Only for parsers whose events share nothing with them.
+	pooled bool
+}
+
+type resetter interface{ Reset(detect.Emit) }
+
+// newStreamParser takes a parser of protocol i from the shard's pool or makes one.
+func (s *Shard) newStreamParser(i int) detect.StreamParser {
+	if pool := s.spool[i]; len(pool) > 0 {
+		p := pool[len(pool)-1]
+		s.spool[i] = pool[:len(pool)-1]
+		p.(resetter).Reset(s.emitApp)
+		return p
+	}
+	return s.protocols[i].newStream(s.emitApp)
+}
+
+func (s *Shard) newDatagramParser(i int) detect.DatagramParser {
+	if pool := s.dpool[i]; len(pool) > 0 {
+		p := pool[len(pool)-1]
+		s.dpool[i] = pool[:len(pool)-1]
+		p.(resetter).Reset(s.emitApp)
+		return p
+	}
+	return s.protocols[i].newDatagram(s.emitApp)
+}
+
+// maxPooled bounds each pool: enough for the flows a shard finishes between
+// two of its own new flows, not a cache of every parser ever made.
+const maxPooled = 256
+
+// releaseParsers returns a finished flow's parsers to their pools.
+func (a *appState) releaseParsers() {
+	s := a.s
+	if a.protoIdx < 0 || !s.protocols[a.protoIdx].pooled {
+		a.sparser, a.dparser = nil, nil
+		return
+	}
+	if a.sparser != nil && len(s.spool[a.protoIdx]) < maxPooled {
+		if _, ok := a.sparser.(resetter); ok {
+			s.spool[a.protoIdx] = append(s.spool[a.protoIdx], a.sparser)
+		}
+	}
+	if a.dparser != nil && len(s.dpool[a.protoIdx]) < maxPooled {
+		if _, ok := a.dparser.(resetter); ok {
+			s.dpool[a.protoIdx] = append(s.dpool[a.protoIdx], a.dparser)
+		}
+	}
+	a.sparser, a.dparser = nil, nil
 }
 
 // startApp gives a new flow its application state when the protocol can
@@ -52,9 +104,9 @@ func (s *Shard) startApp(f *reassembly.Flow) *appState {
 	if n := len(s.freeApps); n > 0 {
 		a = s.freeApps[n-1]
 		s.freeApps = s.freeApps[:n-1]
-		*a = appState{index: a.index, looked: a.looked[:0]}
+		*a = appState{index: a.index, looked: a.looked[:0], protoIdx: -1}
 	} else {
-		a = &appState{index: uint32(len(s.apps))}
+		a = &appState{index: uint32(len(s.apps)), protoIdx: -1}
 		s.apps = append(s.apps, a)
 	}
 	a.s, a.slot, a.flowID = s, f.Slot(), f.ID
@@ -80,7 +132,7 @@ func (s *Shard) endApp(f *reassembly.Flow, ts int64) string {
 		a.stream.Stop()
 	}
 	proto := a.proto
-	*a = appState{index: a.index, looked: a.looked[:0]}
+	*a = appState{index: a.index, looked: a.looked[:0], protoIdx: -1}
 	s.freeApps = append(s.freeApps, a)
 	return proto
 }
@@ -121,8 +173,8 @@ func (a *appState) datagram(dir int, b []byte, ts int64) {
 		for i := range a.s.protocols {
 			pr := &a.s.protocols[i]
 			if pr.probeDatagram != nil && pr.probeDatagram(dir, b) {
-				a.proto = pr.name
-				a.dparser = pr.newDatagram(a.s.emitApp)
+				a.proto, a.protoIdx = pr.name, i
+				a.dparser = a.s.newDatagramParser(i)
 				break
 			}
 		}
@@ -131,7 +183,12 @@ func (a *appState) datagram(dir int, b []byte, ts int64) {
 			return
 		}
 	}
-	if a.dparser.Datagram(dir, b, ts) != detect.NeedMore {
+	switch a.dparser.Datagram(dir, b, ts) {
+	case detect.NeedMore:
+	case detect.Done:
+		a.done = true
+		a.releaseParsers()
+	default:
 		a.done = true
 	}
 }
@@ -174,6 +231,10 @@ func (a *appState) StreamData(dir int, data []byte, ts int64) bool {
 	case detect.Upgrade:
 		a.upgrade(ts)
 		return true
+	case detect.Done:
+		a.done = true
+		a.releaseParsers()
+		return false
 	}
 	a.done = true
 	return false
@@ -197,11 +258,11 @@ func (a *appState) detect() bool {
 	for i := range a.s.protocols {
 		pr := &a.s.protocols[i]
 		if pr.probeStream != nil && pr.probeStream(a.probeDir, b) {
-			a.proto = pr.name
+			a.proto, a.protoIdx = pr.name, i
 			if pr.newStream == nil { // identified, nothing to parse (ssh)
 				break
 			}
-			a.sparser = pr.newStream(a.s.emitApp)
+			a.sparser = a.s.newStreamParser(i)
 			switch a.sparser.Data(a.probeDir, b, a.probeTS) {
 			case detect.NeedMore:
 				return true
@@ -259,6 +320,7 @@ func (a *appState) finish(ts int64) {
 	if a.dparser != nil {
 		a.dparser.Close(ts)
 	}
+	a.releaseParsers()
 }
 
 // emitApp completes a parser's event with its flow's context and queues it.

@@ -19,6 +19,7 @@ func DefaultProtocols() []protocol {
 			name:        "tls",
 			probeStream: func(dir int, b []byte) bool { return dir == detect.ToServer && tls.Detect(b) },
 			newStream:   func(emit detect.Emit) detect.StreamParser { return tls.NewParser(emit) },
+			pooled:      true, // events are built fresh, with copies
 		},
 		{
 			name:        "http",
@@ -40,6 +41,7 @@ func DefaultProtocols() []protocol {
 			name:          "quic",
 			probeDatagram: func(dir int, b []byte) bool { return dir == detect.ToServer && quic.Detect(b) },
 			newDatagram:   func(emit detect.Emit) detect.DatagramParser { return quic.NewParser(emit) },
+			pooled:        true, // events are built fresh, with copies
 		},
 		{
 			name: "dns",

@@ -91,8 +91,10 @@ type Shard struct {
 	freeApps  []*appState
 	cur       *appState // the flow whose parser is running (for emitApp)
 
-	flowEvents []flowEventPair // slab of flow events not handed out yet
-	strs       []byte          // slab of interned strings
+	spool      [][]detect.StreamParser   // finished parsers for reuse, by protocol
+	dpool      [][]detect.DatagramParser // (see protocol.pooled)
+	flowEvents []flowEventPair           // slab of flow events not handed out yet
+	strs       []byte                    // slab of interned strings
 	rules      *rules.Holder
 
 	mu       sync.Mutex
@@ -122,6 +124,8 @@ func newShard(id int, cfg Config, sensor string, pub Publisher) *Shard {
 		s.protocols = cfg.Protocols
 		s.streams = reassembly.NewStreams(cfg.Streams)
 		s.apps = []*appState{nil}
+		s.spool = make([][]detect.StreamParser, len(s.protocols))
+		s.dpool = make([][]detect.DatagramParser, len(s.protocols))
 	}
 	return s
 }
