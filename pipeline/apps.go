@@ -35,6 +35,9 @@ type appState struct {
 	looked   []lookup // (surface, name) pairs already matched against the rules
 }
 
+// appSlabSize is how many app states one allocation makes room for.
+const appSlabSize = 256
+
 // protocol is one entry of the content-detection table.
 type protocol struct {
 	name string
@@ -106,7 +109,13 @@ func (s *Shard) startApp(f *reassembly.Flow) *appState {
 		s.freeApps = s.freeApps[:n-1]
 		*a = appState{index: a.index, looked: a.looked[:0], protoIdx: -1}
 	} else {
-		a = &appState{index: uint32(len(s.apps)), protoIdx: -1}
+		// App states are never freed, only recycled: carve them from slabs.
+		if len(s.appSlab) == 0 {
+			s.appSlab = make([]appState, appSlabSize)
+		}
+		a = &s.appSlab[0]
+		s.appSlab = s.appSlab[1:]
+		*a = appState{index: uint32(len(s.apps)), protoIdx: -1}
 		s.apps = append(s.apps, a)
 	}
 	a.s, a.slot, a.flowID = s, f.Slot(), f.ID

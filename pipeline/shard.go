@@ -91,6 +91,7 @@ type Shard struct {
 	freeApps  []*appState
 	cur       *appState // the flow whose parser is running (for emitApp)
 
+	appSlab    []appState                // app states not handed out yet
 	spool      [][]detect.StreamParser   // finished parsers for reuse, by protocol
 	dpool      [][]detect.DatagramParser // (see protocol.pooled)
 	flowEvents []flowEventPair           // slab of flow events not handed out yet

@@ -93,6 +93,7 @@ type Streams struct {
 	pending     *Stream
 	lastFlushed int64
 	freeWindows [][]byte // conflict windows of stopped streams, for reuse
+	slab        []Stream // Streams not handed out yet
 }
 
 // Stream is the per-flow reassembly handle: it implements gopacket's
@@ -146,6 +147,8 @@ func (f factory) New(_, _ gopacket.Flow, _ *layers.TCP, _ gpreasm.AssemblerConte
 	return st
 }
 
+const streamSlab = 128
+
 // endpointFlow is the gopacket endpoint type of the connection keys built
 // from nunchi flow IDs (see Assemble).
 var endpointFlow = gopacket.RegisterEndpointType(0x6e75, gopacket.EndpointTypeMetadata{Name: "nunchi-flow",
@@ -154,7 +157,15 @@ var endpointFlow = gopacket.RegisterEndpointType(0x6e75, gopacket.EndpointTypeMe
 // NewStream prepares the handle for the flow with ID flowID; the first
 // Assemble call for the flow's packets binds it.
 func (s *Streams) NewStream(flowID uint64, c StreamConsumer) *Stream {
-	st := &Stream{s: s, consumer: c}
+	// Streams are carved from slabs: gopacket may hold a Stream until it
+	// forgets the connection, so they are never reused, and a slab is freed
+	// by the GC once none of its Streams is referenced.
+	if len(s.slab) == 0 {
+		s.slab = make([]Stream, streamSlab)
+	}
+	st := &s.slab[0]
+	s.slab = s.slab[1:]
+	*st = Stream{s: s, consumer: c}
 	for side := range st.tags {
 		binary.BigEndian.PutUint64(st.tags[side][:8], flowID)
 		st.tags[side][8] = byte(side)
