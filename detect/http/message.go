@@ -28,21 +28,7 @@ func (p *Parser) reqStep(data []byte, ts int64) int {
 		h.state = stHeaders
 		return n
 	case stHeaders:
-		line, n, ok, over := h.readLine(data)
-		h.hdrBytes += n
-		if over || h.hdrBytes > MaxHeaderBytes {
-			p.endRequest(true)
-			return n
-		}
-		if !ok {
-			return n
-		}
-		if len(line) == 0 {
-			p.endRequest(false)
-			return n
-		}
-		p.headerLine(h, line)
-		return n
+		return p.headerStep(h, data, true)
 	}
 	n, end, bad := h.bodyStep(data)
 	if bad {
@@ -166,6 +152,32 @@ func (p *Parser) reqGap(n int64) {
 	h.lineOver = false
 }
 
+// headerStep consumes one header line of the request (req) or response
+// being parsed, ending the header block at the blank line or when it grows
+// past MaxHeaderBytes.
+func (p *Parser) headerStep(h *half, data []byte, req bool) int {
+	line, n, ok, over := h.readLine(data)
+	h.hdrBytes += n
+	switch {
+	case over || h.hdrBytes > MaxHeaderBytes:
+		p.endMessage(req, true)
+	case !ok:
+	case len(line) == 0:
+		p.endMessage(req, false)
+	default:
+		p.headerLine(h, line)
+	}
+	return n
+}
+
+func (p *Parser) endMessage(req, overflow bool) {
+	if req {
+		p.endRequest(overflow)
+	} else {
+		p.endResponse(overflow)
+	}
+}
+
 // respStep consumes server bytes.
 func (p *Parser) respStep(data []byte, ts int64) int {
 	h := &p.resp
@@ -187,21 +199,7 @@ func (p *Parser) respStep(data []byte, ts int64) int {
 		p.ctype, p.location = "", ""
 		return n
 	case stHeaders:
-		line, n, ok, over := h.readLine(data)
-		h.hdrBytes += n
-		if over || h.hdrBytes > MaxHeaderBytes {
-			p.endResponse(true)
-			return n
-		}
-		if !ok {
-			return n
-		}
-		if len(line) == 0 {
-			p.endResponse(false)
-			return n
-		}
-		p.headerLine(h, line)
-		return n
+		return p.headerStep(h, data, false)
 	}
 	n, end, bad := h.bodyStep(data)
 	if bad {
