@@ -158,15 +158,24 @@ func (c *ClientHello) Parse(body []byte) error {
 	if len(comp) == 0 {
 		return ErrMalformed
 	}
+	return eachExtension(&r, func(typ uint16, data []byte) error {
+		c.Extensions = append(c.Extensions, typ)
+		return c.extension(typ, data)
+	})
+}
+
+// eachExtension walks the extensions block that ends a hello message,
+// calling fn for each extension in wire order. A hello without the block
+// (SSL 3.0, old TLS) has none. Trailing bytes after the block are tolerated
+// (some stacks pad); they are not part of any fingerprint.
+func eachExtension(r *reader, fn func(typ uint16, data []byte) error) error {
 	if len(r.b) == 0 {
-		return nil // no extensions (SSL 3.0 / old TLS)
+		return nil
 	}
 	exts := r.vec16()
 	if !r.ok {
 		return ErrShort
 	}
-	// Trailing bytes after the extensions block are tolerated (some stacks
-	// pad); they are not part of any fingerprint.
 	er := reader{b: exts, ok: true}
 	for len(er.b) > 0 {
 		typ := er.u16()
@@ -174,8 +183,7 @@ func (c *ClientHello) Parse(body []byte) error {
 		if !er.ok {
 			return ErrShort
 		}
-		c.Extensions = append(c.Extensions, typ)
-		if err := c.extension(typ, data); err != nil {
+		if err := fn(typ, data); err != nil {
 			return err
 		}
 	}

@@ -56,20 +56,7 @@ func (s *ServerHello) Parse(body []byte) error {
 		return ErrShort
 	}
 	s.HelloRetry = bytes.Equal(random, helloRetryRandom)
-	if len(r.b) == 0 {
-		return nil
-	}
-	exts := r.vec16()
-	if !r.ok {
-		return ErrShort
-	}
-	er := reader{b: exts, ok: true}
-	for len(er.b) > 0 {
-		typ := er.u16()
-		data := er.vec16()
-		if !er.ok {
-			return ErrShort
-		}
+	return eachExtension(&r, func(typ uint16, data []byte) error {
 		s.Extensions = append(s.Extensions, typ)
 		d := reader{b: data, ok: true}
 		switch typ {
@@ -86,8 +73,8 @@ func (s *ServerHello) Parse(body []byte) error {
 		if !d.ok {
 			return ErrMalformed
 		}
-	}
-	return nil
+		return nil
+	})
 }
 
 // Version is the negotiated version: the supported_versions selection when
