@@ -113,8 +113,12 @@ func AppendTimestamp(b []byte, ns int64) []byte {
 	return time.Unix(0, ns).UTC().AppendFormat(b, "2006-01-02T15:04:05.000000Z07:00")
 }
 
-// AppendJSON appends the event as one JSON object (no newline).
+// AppendJSON appends the event as one JSON object (no newline). The last
+// member is event_id: 16 hex digits of a 64-bit FNV-1a hash of everything
+// before it, so the same event always has the same id (a replay run twice,
+// a batch re-sent from a spool) and consumers can de-duplicate on it.
 func (e *Event) AppendJSON(b []byte) []byte {
+	start := len(b)
 	b = append(b, `{"timestamp":"`...)
 	b = AppendTimestamp(b, e.Timestamp)
 	b = append(b, `","event_type":`...)
@@ -193,7 +197,29 @@ func (e *Event) AppendJSON(b []byte) []byte {
 		b = append(b, `,"stats":`...)
 		b = append(b, e.Stats...)
 	}
-	return append(b, '}')
+	id := fnv64a(b[start:])
+	b = append(b, `,"event_id":"`...)
+	b = appendHex64(b, id)
+	return append(b, '"', '}')
+}
+
+// fnv64a is FNV-1a, 64-bit: stable across processes and versions, unlike
+// hash/maphash, which is what an id that consumers store needs.
+func fnv64a(p []byte) uint64 {
+	h := uint64(14695981039346656037)
+	for _, c := range p {
+		h ^= uint64(c)
+		h *= 1099511628211
+	}
+	return h
+}
+
+func appendHex64(b []byte, v uint64) []byte {
+	const digits = "0123456789abcdef"
+	for shift := 60; shift >= 0; shift -= 4 {
+		b = append(b, digits[(v>>uint(shift))&0xf])
+	}
+	return b
 }
 
 func hasPorts(p uint8) bool { return p == 6 || p == 17 || p == 132 }

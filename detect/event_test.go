@@ -1,7 +1,10 @@
 package detect
 
 import (
+	"bytes"
 	"encoding/json"
+	"fmt"
+	"hash/fnv"
 	"net/netip"
 	"testing"
 
@@ -24,7 +27,7 @@ func TestAppendJSONFlow(t *testing.T) {
 		`"tunnel":{"type":"vxlan","outer_src_ip":"203.0.113.1","outer_dest_ip":"203.0.113.2","vni":42},` +
 		`"flow":{"pkts_toserver":3,"pkts_toclient":2,"bytes_toserver":180,"bytes_toclient":120,"start":"2025-11-21T10:48:00.000000Z",` +
 		`"end":"2025-11-21T10:48:03.123456Z","age":3,"state":"closed","reason":"timeout","tcp_flags":"1b","tcp_flags_ts":"1b",` +
-		`"tcp_flags_tc":"12","history":"ShAD","midstream":false}}`
+		`"tcp_flags_tc":"12","history":"ShAD","midstream":false},"event_id":"194a27bcbbad98a2"}`
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("AppendJSON (-want, +got):\n%s", diff)
 	}
@@ -38,9 +41,30 @@ func TestAppendJSONICMP(t *testing.T) {
 	e := &Event{Type: TypeFlow, Timestamp: 0, Sensor: "s", SrcIP: netip.MustParseAddr("192.0.2.1"), DestIP: netip.MustParseAddr("192.0.2.2"),
 		Proto: 1, ICMPType: 8, ICMPCode: 0, SrcPort: 8}
 	got := string(e.AppendJSON(nil))
-	want := `{"timestamp":"1970-01-01T00:00:00.000000Z","event_type":"flow","sensor":"s","src_ip":"192.0.2.1","dest_ip":"192.0.2.2","proto":"ICMP","icmp_type":8,"icmp_code":0}`
+	want := `{"timestamp":"1970-01-01T00:00:00.000000Z","event_type":"flow","sensor":"s","src_ip":"192.0.2.1","dest_ip":"192.0.2.2","proto":"ICMP","icmp_type":8,"icmp_code":0,"event_id":"bb159f2f3d3fd1ce"}`
 	if got != want {
 		t.Errorf("got  %s\nwant %s", got, want)
+	}
+}
+
+// TestEventID checks event_id against the standard library's FNV-1a over
+// the bytes before it, and that appending after other bytes changes nothing.
+func TestEventID(t *testing.T) {
+	e := &Event{Type: TypeDNS, Timestamp: 1, Sensor: "s", FlowID: 7, DNS: &DNS{Type: "query", RRName: "example.com"}}
+	got := e.AppendJSON([]byte("prefix"))[len("prefix"):]
+	i := bytes.LastIndex(got, []byte(`,"event_id":"`))
+	if i < 0 {
+		t.Fatalf("no event_id in %s", got)
+	}
+	h := fnv.New64a()
+	h.Write(got[:i])
+	if want := fmt.Sprintf(`,"event_id":"%016x"}`, h.Sum64()); string(got[i:]) != want {
+		t.Errorf("got %s, want %s", got[i:], want)
+	}
+	e2 := *e
+	e2.FlowID = 8
+	if a, b := e.AppendJSON(nil), e2.AppendJSON(nil); string(a[len(a)-19:]) == string(b[len(b)-19:]) {
+		t.Errorf("different events share an event_id: %s", a[len(a)-19:])
 	}
 }
 

@@ -112,46 +112,6 @@ type SinksConfig struct {
 	ClickHouse        ClickHouseConfig `yaml:"clickhouse"`
 }
 
-// KafkaConfig is the Kafka sink's section.
-type KafkaConfig struct {
-	Brokers       []string        `yaml:"brokers"`
-	TopicPrefix   string          `yaml:"topic_prefix"`
-	Compression   string          `yaml:"compression"`
-	SpoolDir      string          `yaml:"spool_dir"`
-	SpoolMaxBytes config.ByteSize `yaml:"spool_max_bytes"`
-}
-
-// Validate implements config validation.
-func (c KafkaConfig) Validate() error {
-	var errs []error
-	if len(c.Brokers) > 0 {
-		errs = append(errs, errors.New("brokers: the Kafka sink is not part of this build yet"))
-	}
-	switch c.Compression {
-	case "none", "gzip", "snappy", "lz4", "zstd":
-	default:
-		errs = append(errs, fmt.Errorf("compression: %q is not one of none, gzip, snappy, lz4, zstd", c.Compression))
-	}
-	return errors.Join(errs...)
-}
-
-// ClickHouseConfig is the ClickHouse sink's section.
-type ClickHouseConfig struct {
-	Addr         string `yaml:"addr"`
-	Database     string `yaml:"database"`
-	Username     string `yaml:"username"`
-	PasswordFile string `yaml:"password_file"`
-	SpoolDir     string `yaml:"spool_dir"`
-}
-
-// Validate implements config validation.
-func (c ClickHouseConfig) Validate() error {
-	if c.Addr != "" {
-		return errors.New("addr: the ClickHouse sink is not part of this build yet")
-	}
-	return nil
-}
-
 // MetricsConfig is the metrics endpoint.
 type MetricsConfig struct {
 	Listen string `yaml:"listen"`
@@ -213,8 +173,8 @@ func DefaultConfig() Config {
 		Sinks: SinksConfig{
 			QueueConfig: sinks.DefaultQueueConfig(),
 			JSONL:       jsonl.DefaultConfig(),
-			Kafka:       KafkaConfig{TopicPrefix: "nunchi", Compression: "lz4", SpoolMaxBytes: 1 << 30},
-			ClickHouse:  ClickHouseConfig{Database: "nunchi", Username: "default"},
+			Kafka:       defaultKafkaConfig(),
+			ClickHouse:  defaultClickHouseConfig(),
 		},
 		Log: LogConfig{Level: "info", Format: "text"},
 	}

@@ -15,7 +15,6 @@ import (
 	"github.com/nunchi-sensor/nunchi/pipeline"
 	"github.com/nunchi-sensor/nunchi/rules"
 	"github.com/nunchi-sensor/nunchi/sinks"
-	"github.com/nunchi-sensor/nunchi/sinks/jsonl"
 )
 
 // ReplayOptions are the parts of a replay that come from the command line
@@ -33,13 +32,9 @@ type ReplayOptions struct {
 // first that stopped the replay (a corrupt file, a sink that cannot open);
 // everything read before it has been reported.
 func Replay(ctx context.Context, cfg Config, opts ReplayOptions, log *slog.Logger) (pipeline.Stats, error) {
-	var sinkList []sinks.Sink
-	if cfg.Sinks.JSONL.Path != "" {
-		s, err := jsonl.New(cfg.Sinks.JSONL, opts.Stdout)
-		if err != nil {
-			return pipeline.Stats{}, err
-		}
-		sinkList = append(sinkList, s)
+	sinkList, err := buildSinks(cfg, opts.Stdout)
+	if err != nil {
+		return pipeline.Stats{}, err
 	}
 	// A replay can wait for its sinks: block instead of dropping.
 	fan := sinks.NewFanout(cfg.Sinks.QueueConfig, true, log, sinkList...)

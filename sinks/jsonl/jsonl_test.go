@@ -54,7 +54,7 @@ func TestJSONLStdoutAndBadPath(t *testing.T) {
 	}
 	s.Write([]*detect.Event{{Type: detect.TypeStats, Sensor: "x", Stats: []byte(`{"a":1}`)}})
 	s.Flush()
-	if !strings.HasSuffix(sb.String(), `"stats":{"a":1}}`+"\n") {
+	if !strings.Contains(sb.String(), `"stats":{"a":1},"event_id":"`) || !strings.HasSuffix(sb.String(), "\"}\n") {
 		t.Errorf("stdout got %q", sb.String())
 	}
 	if _, err := New(Config{Path: "/nonexistent-dir/x.jsonl"}, nil); err == nil {
