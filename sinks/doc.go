@@ -9,5 +9,10 @@
 // enqueued = written + dropped_write_error + queued, asserted in tests.
 // Sinks flush on a wall-clock timer and at Stop, which waits for the queues
 // to drain within a grace period (a context) and then closes the sinks.
-// Subpackages hold the sinks themselves (jsonl; kafka and clickhouse later).
+// A sink that delivers asynchronously (Kafka, ClickHouse) implements
+// StatsReporter; its own counters (sent, retried, spooled, recovered, pending,
+// dropped by reason) appear in SinkStats.Delivery, and
+// written + recovered = sent + Σdropped + pending holds for them.
+// Subpackages hold the sinks themselves (jsonl, kafka; spool is the on-disk
+// buffer the network sinks share).
 package sinks

@@ -38,19 +38,22 @@ func (c QueueConfig) Validate() error {
 }
 
 // SinkStats are one sink's counters, in events.
-// Enqueued = Written + DroppedFull + DroppedError + Queued.
+// Enqueued = Written + DroppedError + Queued.
 // DroppedFull counts events refused at the queue, so
-// Offered = Enqueued + DroppedFull.
+// Offered = Enqueued + DroppedFull. Delivery is set for sinks that report
+// their own delivery (StatsReporter): Written + Delivery.Recovered =
+// Delivery.Sent + ΣDelivery.Dropped + Delivery.Pending.
 type SinkStats struct {
-	Name         string `json:"name"`
-	Offered      uint64 `json:"offered"`
-	Enqueued     uint64 `json:"enqueued"`
-	Written      uint64 `json:"written"`
-	DroppedFull  uint64 `json:"dropped_queue_full"`
-	DroppedError uint64 `json:"dropped_write_error"`
-	Queued       uint64 `json:"queued"`
-	Flushes      uint64 `json:"flushes"`
-	FlushErrors  uint64 `json:"flush_errors"`
+	Name         string    `json:"name"`
+	Offered      uint64    `json:"offered"`
+	Enqueued     uint64    `json:"enqueued"`
+	Written      uint64    `json:"written"`
+	DroppedFull  uint64    `json:"dropped_queue_full"`
+	DroppedError uint64    `json:"dropped_write_error"`
+	Queued       uint64    `json:"queued"`
+	Flushes      uint64    `json:"flushes"`
+	FlushErrors  uint64    `json:"flush_errors"`
+	Delivery     *Delivery `json:"delivery,omitempty"`
 }
 
 type worker struct {
@@ -162,6 +165,10 @@ func (f *Fanout) Stats() []SinkStats {
 			Flushes: w.flushes.Load(), FlushErrors: w.flushErrs.Load()}
 		if done := s.Written + s.DroppedError; s.Enqueued > done {
 			s.Queued = s.Enqueued - done
+		}
+		if r, ok := w.sink.(StatsReporter); ok {
+			d := r.DeliveryStats()
+			s.Delivery = &d
 		}
 		out = append(out, s)
 	}

@@ -143,3 +143,51 @@ func TestStopGracePeriod(t *testing.T) {
 		t.Error("Stop returned nil with a sink stuck past the grace period")
 	}
 }
+
+// reportingSink keeps delivery counters like the Kafka sink does.
+type reportingSink struct {
+	memSink
+	d Delivery
+}
+
+func (r *reportingSink) Write(evs []*detect.Event) error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	// Half sent, the rest dropped for want of spool room.
+	r.d.Sent += uint64(len(evs) / 2)
+	r.d.Dropped["spool_full"] += uint64(len(evs) - len(evs)/2)
+	return nil
+}
+
+func (r *reportingSink) DeliveryStats() Delivery {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	d := r.d
+	d.Dropped = map[string]uint64{}
+	for k, v := range r.d.Dropped {
+		d.Dropped[k] = v
+	}
+	return d
+}
+
+func TestFanoutCarriesSinkDeliveryStats(t *testing.T) {
+	rs := &reportingSink{d: Delivery{Dropped: map[string]uint64{}}}
+	plain := &memSink{}
+	f := NewFanout(DefaultQueueConfig(), true, discard, rs, plain)
+	f.Start()
+	for i := 0; i < 5; i++ {
+		f.Publish(batchOf(4))
+	}
+	if err := f.Stop(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	st := f.Stats()
+	checkEquations(t, st[0])
+	d := st[0].Delivery
+	if d == nil || d.Sent != 10 || d.DroppedTotal() != 10 || st[0].Written+d.Recovered != d.Sent+d.DroppedTotal()+d.Pending {
+		t.Errorf("delivery %+v, stats %+v", d, st[0])
+	}
+	if st[1].Delivery != nil {
+		t.Errorf("a sink without counters reports %+v", st[1].Delivery)
+	}
+}

@@ -18,3 +18,38 @@ type Sink interface {
 	// Close flushes and releases resources.
 	Close() error
 }
+
+// Delivery is a sink's own account of the events it was given (Write), for
+// sinks that deliver asynchronously and may hold events in memory or on disk.
+// Written (the fan-out's count of events handed to Write) + Recovered =
+// Sent + ΣDropped + Pending.
+type Delivery struct {
+	// Sent counts events whose delivery the server confirmed, each once.
+	Sent uint64 `json:"sent"`
+	// Retried counts events handed back for another attempt after a failure.
+	Retried uint64 `json:"retried"`
+	// Spooled counts events written to the on-disk spool.
+	Spooled uint64 `json:"spooled"`
+	// Recovered counts events found in the spool at start (left by an earlier run).
+	Recovered uint64 `json:"recovered"`
+	// Pending is what the sink holds now (memory, in flight, spool).
+	Pending uint64 `json:"pending"`
+	// Dropped counts lost events by reason (spool_full, spool_error, too_large…).
+	Dropped map[string]uint64 `json:"dropped,omitempty"`
+}
+
+// DroppedTotal sums Dropped.
+func (d Delivery) DroppedTotal() uint64 {
+	var n uint64
+	for _, v := range d.Dropped {
+		n += v
+	}
+	return n
+}
+
+// StatsReporter is implemented by sinks that keep delivery counters; the
+// fan-out puts them in SinkStats.Delivery. Safe for concurrent use with
+// Write (stats are read from other goroutines).
+type StatsReporter interface {
+	DeliveryStats() Delivery
+}
