@@ -12,7 +12,7 @@
 // A sink that delivers asynchronously (Kafka, ClickHouse) implements
 // StatsReporter; its own counters (sent, retried, spooled, recovered, pending,
 // dropped by reason) appear in SinkStats.Delivery, and
-// written + recovered = sent + Σdropped + pending holds for them.
+// enqueued + recovered = sent + Σdropped + pending holds for them.
 // Subpackages hold the sinks themselves (jsonl, kafka; spool is the on-disk
 // buffer the network sinks share).
 package sinks

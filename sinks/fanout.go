@@ -41,7 +41,7 @@ func (c QueueConfig) Validate() error {
 // Enqueued = Written + DroppedError + Queued.
 // DroppedFull counts events refused at the queue, so
 // Offered = Enqueued + DroppedFull. Delivery is set for sinks that report
-// their own delivery (StatsReporter): Written + Delivery.Recovered =
+// their own delivery (StatsReporter): Delivery.Enqueued + Delivery.Recovered =
 // Delivery.Sent + ΣDelivery.Dropped + Delivery.Pending.
 type SinkStats struct {
 	Name         string    `json:"name"`

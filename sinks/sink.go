@@ -20,10 +20,12 @@ type Sink interface {
 }
 
 // Delivery is a sink's own account of the events it was given (Write), for
-// sinks that deliver asynchronously and may hold events in memory or on disk.
-// Written (the fan-out's count of events handed to Write) + Recovered =
-// Sent + ΣDropped + Pending.
+// sinks that deliver asynchronously and may hold events in memory or on disk:
+// Enqueued + Recovered = Sent + ΣDropped + Pending.
 type Delivery struct {
+	// Enqueued counts events taken by Write (the fan-out's Written, less
+	// batches Write refused with an error).
+	Enqueued uint64 `json:"enqueued"`
 	// Sent counts events whose delivery the server confirmed, each once.
 	Sent uint64 `json:"sent"`
 	// Retried counts events handed back for another attempt after a failure.
@@ -36,6 +38,11 @@ type Delivery struct {
 	Pending uint64 `json:"pending"`
 	// Dropped counts lost events by reason (spool_full, spool_error, too_large…).
 	Dropped map[string]uint64 `json:"dropped,omitempty"`
+}
+
+// Balanced reports whether Enqueued + Recovered = Sent + ΣDropped + Pending.
+func (d Delivery) Balanced() bool {
+	return d.Enqueued+d.Recovered == d.Sent+d.DroppedTotal()+d.Pending
 }
 
 // DroppedTotal sums Dropped.
