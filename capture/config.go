@@ -19,11 +19,13 @@ type Config struct {
 	Speed float64 `yaml:"speed"`
 	// Decode configures the packet decoder.
 	Decode DecoderConfig `yaml:"decode"`
+	// Live tunes live capture (nunchi live).
+	Live LiveConfig `yaml:"live"`
 }
 
 // DefaultConfig returns the capture defaults.
 func DefaultConfig() Config {
-	return Config{Fanout: "hash", Decode: DefaultDecoderConfig()}
+	return Config{Fanout: "hash", Decode: DefaultDecoderConfig(), Live: DefaultLiveConfig()}
 }
 
 // Validate checks the section.
@@ -39,6 +41,9 @@ func (c Config) Validate() error {
 	}
 	if c.Speed < 0 {
 		errs = append(errs, fmt.Errorf("speed: must be >= 0, got %g", c.Speed))
+	}
+	if err := c.Live.Validate(); err != nil {
+		errs = append(errs, fmt.Errorf("live: %w", err))
 	}
 	return errors.Join(errs...)
 }

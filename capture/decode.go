@@ -87,6 +87,25 @@ type DecodeStats struct {
 	Dropped   [NumDropReasons]uint64
 }
 
+// Add adds o's counters to s (summing the decoders of several shards).
+func (s *DecodeStats) Add(o DecodeStats) {
+	s.Frames += o.Frames
+	s.Bytes += o.Bytes
+	s.Decoded += o.Decoded
+	s.IPv4 += o.IPv4
+	s.IPv6 += o.IPv6
+	s.TCP += o.TCP
+	s.UDP += o.UDP
+	s.ICMP += o.ICMP
+	s.SCTP += o.SCTP
+	s.OtherIP += o.OtherIP
+	s.Tunnelled += o.Tunnelled
+	s.Truncated += o.Truncated
+	for i := range s.Dropped {
+		s.Dropped[i] += o.Dropped[i]
+	}
+}
+
 // Link types the decoder reads (pcap LINKTYPE_ values).
 const (
 	LinkNull     = layers.LinkType(0)   // BSD loopback, host-endian AF

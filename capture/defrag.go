@@ -241,6 +241,24 @@ type DefragStats struct {
 	OverlapConflicts uint64
 }
 
+// Add adds o's counters to s (summing the defragmenters of several shards).
+func (s *DefragStats) Add(o DefragStats) {
+	s.FragmentsIn += o.FragmentsIn
+	s.Held += o.Held
+	s.Reassembled += o.Reassembled
+	s.ReassembledFragments += o.ReassembledFragments
+	s.TimedOut += o.TimedOut
+	s.TimedOutDatagrams += o.TimedOutDatagrams
+	s.Evicted += o.Evicted
+	s.EvictedDatagrams += o.EvictedDatagrams
+	s.TooManyFragments += o.TooManyFragments
+	s.MemcapBytes += o.MemcapBytes
+	s.TooLarge += o.TooLarge
+	s.InvalidFragment += o.InvalidFragment
+	s.Overlaps += o.Overlaps
+	s.OverlapConflicts += o.OverlapConflicts
+}
+
 // Dropped sums the drop reasons, in fragments.
 func (s DefragStats) Dropped() uint64 {
 	return s.TimedOut + s.Evicted + s.TooManyFragments + s.MemcapBytes + s.TooLarge + s.InvalidFragment

@@ -142,7 +142,7 @@ func (r *Replay) Run(ctx context.Context, files []string) error {
 			s.finish()
 		}()
 	}
-	stopStats := r.startPeriodicStats()
+	stopStats := startPeriodicStats(r.cfg.StatsInterval, r.pub, r.StatsEvent)
 
 	var total int64
 	for _, f := range files {
@@ -295,8 +295,10 @@ func (r *Replay) flushAll(now int64) {
 	}
 }
 
-func (r *Replay) startPeriodicStats() func() {
-	if r.cfg.StatsInterval <= 0 {
+// startPeriodicStats publishes a stats event every interval (wall clock)
+// until the returned stop function is called; 0 = never.
+func startPeriodicStats(interval time.Duration, pub Publisher, event func() *detect.Event) func() {
+	if interval <= 0 {
 		return func() {}
 	}
 	done := make(chan struct{})
@@ -304,12 +306,12 @@ func (r *Replay) startPeriodicStats() func() {
 	wg.Add(1)
 	go func() {
 		defer wg.Done()
-		t := time.NewTicker(r.cfg.StatsInterval)
+		t := time.NewTicker(interval)
 		defer t.Stop()
 		for {
 			select {
 			case <-t.C:
-				r.pub.Publish([]*detect.Event{r.StatsEvent()})
+				pub.Publish([]*detect.Event{event()})
 			case <-done:
 				return
 			}
@@ -325,6 +327,13 @@ type Stats struct {
 		Frames uint64 `json:"frames"`
 		Bytes  uint64 `json:"bytes"`
 		Errors uint64 `json:"read_errors"`
+		// Live capture: the kernel's per-socket counters and their sums.
+		// Kernel packets - kernel drops = frames the shards read.
+		KernelPackets  uint64                `json:"kernel_packets,omitempty"`
+		KernelDrops    uint64                `json:"kernel_drops,omitempty"`
+		KernelFreezes  uint64                `json:"kernel_freezes,omitempty"`
+		SpanDuplicates uint64                `json:"span_duplicates,omitempty"`
+		Sockets        []capture.SourceStats `json:"sockets,omitempty"`
 	} `json:"capture"`
 	Decoder DecoderStats      `json:"decoder"`
 	Defrag  DefragStats       `json:"defrag"`
@@ -386,13 +395,20 @@ type StreamStats struct {
 
 // Stats gathers counters from the reader, the shards and the sinks.
 func (r *Replay) Stats() Stats {
-	var st Stats
 	r.mu.Lock()
 	ds, fs := r.decodeStats, r.defragStats
-	st.Capture.Files, st.Capture.Errors = r.files, r.readErrors
+	files, readErrors := r.files, r.readErrors
 	r.mu.Unlock()
+	st := collectStats(ds, fs, r.shards, r.fan)
+	st.Capture.Files, st.Capture.Errors = files, readErrors
 	st.Capture.Frames = r.Progress.Frames.Load()
 	st.Capture.Bytes = r.Progress.Bytes.Load()
+	return st
+}
+
+// collectStats builds Stats from decoder counters and the shards' snapshots.
+func collectStats(ds capture.DecodeStats, fs capture.DefragStats, shards []*Shard, fan *sinks.Fanout) Stats {
+	var st Stats
 	st.Decoder = DecoderStats{Frames: ds.Frames, Decoded: ds.Decoded, IPv4: ds.IPv4, IPv6: ds.IPv6, TCP: ds.TCP,
 		UDP: ds.UDP, ICMP: ds.ICMP, SCTP: ds.SCTP, OtherIP: ds.OtherIP, Tunnelled: ds.Tunnelled,
 		Truncated: ds.Truncated, Dropped: map[string]uint64{}}
@@ -408,7 +424,7 @@ func (r *Replay) Stats() Stats {
 			"memcap": fs.MemcapBytes, "too_large": fs.TooLarge, "invalid": fs.InvalidFragment}}
 	st.Flows.Ended = map[string]uint64{}
 	st.Events = map[string]uint64{}
-	for _, s := range r.shards {
+	for _, s := range shards {
 		ss := s.Stats()
 		st.Flows.Packets += ss.Flows.Packets
 		st.Flows.Created += ss.Flows.Created
@@ -430,10 +446,10 @@ func (r *Replay) Stats() Stats {
 			st.Events[k] += v
 		}
 	}
-	if r.fan != nil {
-		st.Sinks = r.fan.Stats()
+	if fan != nil {
+		st.Sinks = fan.Stats()
 	}
-	st.Shards = len(r.shards)
+	st.Shards = len(shards)
 	return st
 }
 
