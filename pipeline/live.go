@@ -179,12 +179,35 @@ func (l *Live) runShard(ctx context.Context, i int) {
 			snapshot()
 		}
 	}
+	// Drain: what the kernel already queued in the ring is read before the
+	// flows are ended, so that at shutdown kernel packets = frames read +
+	// kernel drops. Bounded, for a link that never goes quiet.
+	deadline := time.Now().Add(drainLimit)
+	for _, src := range srcs {
+		for time.Now().Before(deadline) {
+			if err := src.ReadFrame(&fr); err != nil {
+				break
+			}
+			frames++
+			byt += uint64(fr.WireLen)
+			if dec.Decode(&p, fr.LinkType, fr.Data, fr.Timestamp, fr.WireLen) != capture.Decoded || dedup.Duplicate(&p) {
+				continue
+			}
+			if !b.add(&p) {
+				process(p.Timestamp)
+				b.add(&p)
+			}
+		}
+	}
 	if len(b.pkts) > 0 {
 		process(time.Now().UnixNano())
 	}
 	s.finish()
 	snapshot()
 }
+
+// drainLimit bounds the reading of the rings at shutdown.
+const drainLimit = 2 * time.Second
 
 // Stats gathers counters from the sockets, decoders, shards and sinks.
 func (l *Live) Stats() Stats {
