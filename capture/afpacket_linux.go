@@ -79,8 +79,10 @@ func openAFPacket(iface string, ifn int, spec LiveSpec) ([]LiveSource, error) {
 		s := &afSource{tp: tp, iface: iface, ifindex: ni.Index, socket: i, linkType: lt}
 		s.stats = SourceStats{Interface: iface, Socket: i}
 		out = append(out, s)
-		if err := tp.SetBPF(prog); err != nil {
-			return fail(fmt.Errorf("capture: attach bpf on %s: %w", iface, err))
+		if len(prog) > 0 {
+			if err := tp.SetBPF(prog); err != nil {
+				return fail(fmt.Errorf("capture: attach bpf on %s: %w", iface, err))
+			}
 		}
 		if spec.Live.Promiscuous {
 			if err := tp.SetPromiscuous(true); err != nil {

@@ -1,33 +1,146 @@
 package app
 
 import (
+	"crypto/tls"
+	"crypto/x509"
 	"errors"
+	"fmt"
+	"os"
+	"strings"
+	"time"
 
+	"github.com/nunchi-sensor/nunchi/internal/config"
 	"github.com/nunchi-sensor/nunchi/sinks"
+	"github.com/nunchi-sensor/nunchi/sinks/clickhouse"
 )
 
-// ClickHouseConfig is the ClickHouse sink's section.
+// ClickHouseConfig is the ClickHouse sink's section (sinks/clickhouse doc.go
+// has the delivery model). The sink is on when addr is set.
 type ClickHouseConfig struct {
-	Addr         string `yaml:"addr"`
-	Database     string `yaml:"database"`
-	Username     string `yaml:"username"`
+	// Addr is host:port of the native protocol (9000; 9440 with tls).
+	Addr     string `yaml:"addr"`
+	Database string `yaml:"database"`
+	Username string `yaml:"username"`
+	// PasswordFile holds the password (one line); "" = no password.
 	PasswordFile string `yaml:"password_file"`
-	SpoolDir     string `yaml:"spool_dir"`
+	// SpoolDir is the on-disk spool for batches the server cannot take now;
+	// "" = a memory spool of spool_max_bytes (lost at exit, counted).
+	SpoolDir      string          `yaml:"spool_dir"`
+	SpoolMaxBytes config.ByteSize `yaml:"spool_max_bytes"`
+	TLS           ClickHouseTLS   `yaml:"tls"`
+	// BatchSize events per insert; BatchAge: the longest an event waits for its batch.
+	BatchSize int           `yaml:"batch_size"`
+	BatchAge  time.Duration `yaml:"batch_age"`
+	// QueueBatches full batches wait in memory before new ones are spooled.
+	QueueBatches int `yaml:"queue_batches"`
+	// RetryMin…RetryMax: exponential backoff between attempts.
+	RetryMin time.Duration `yaml:"retry_min"`
+	RetryMax time.Duration `yaml:"retry_max"`
+	// MaxAttempts for rows the server refuses (not for an unreachable server).
+	MaxAttempts   int           `yaml:"max_attempts"`
+	DialTimeout   time.Duration `yaml:"dial_timeout"`
+	InsertTimeout time.Duration `yaml:"insert_timeout"`
+	// CloseTimeout: how long shutdown keeps trying an unreachable server.
+	CloseTimeout time.Duration `yaml:"close_timeout"`
+	// RetentionDays of raw event rows and RollupRetentionDays of the rollups
+	// (0 = keep). Wall-clock days: a replayed old capture is dropped too.
+	RetentionDays       int           `yaml:"retention_days"`
+	RollupRetentionDays int           `yaml:"rollup_retention_days"`
+	RetentionCheck      time.Duration `yaml:"retention_check"`
+}
+
+// ClickHouseTLS configures TLS to the server.
+type ClickHouseTLS struct {
+	Enabled            bool   `yaml:"enabled"`
+	CAFile             string `yaml:"ca_file"`
+	ServerName         string `yaml:"server_name"`
+	InsecureSkipVerify bool   `yaml:"insecure_skip_verify"`
 }
 
 // Validate implements config validation.
 func (c ClickHouseConfig) Validate() error {
-	if c.Addr != "" {
-		return errors.New("addr: the ClickHouse sink is not part of this build yet")
+	errs := []error{c.sinkConfig("").Validate()}
+	if c.SpoolMaxBytes < 1<<20 {
+		errs = append(errs, fmt.Errorf("spool_max_bytes: must be >= 1MiB, got %d", c.SpoolMaxBytes))
 	}
-	return nil
+	if c.SpoolDir != "" {
+		// TODO(clickhouse): use sinks/spool (bounded on-disk segments) once it lands.
+		errs = append(errs, errors.New("spool_dir: the on-disk spool is not part of this build yet (leave it empty for a memory spool)"))
+	}
+	if c.TLS.CAFile != "" && !c.TLS.Enabled {
+		errs = append(errs, errors.New("tls.ca_file: set tls.enabled too"))
+	}
+	return errors.Join(errs...)
+}
+
+func (c ClickHouseConfig) sinkConfig(password string) clickhouse.Config {
+	return clickhouse.Config{
+		Addr: c.Addr, Database: c.Database, Username: c.Username, Password: password, Secure: c.TLS.Enabled,
+		BatchSize: c.BatchSize, BatchAge: c.BatchAge, QueueBatches: c.QueueBatches,
+		RetryMin: c.RetryMin, RetryMax: c.RetryMax, MaxAttempts: c.MaxAttempts,
+		DialTimeout: c.DialTimeout, InsertTimeout: c.InsertTimeout, CloseTimeout: c.CloseTimeout,
+		RetentionDays: c.RetentionDays, RollupRetentionDays: c.RollupRetentionDays, RetentionCheck: c.RetentionCheck,
+	}
 }
 
 func defaultClickHouseConfig() ClickHouseConfig {
-	return ClickHouseConfig{Database: "nunchi", Username: "default"}
+	d := clickhouse.DefaultConfig()
+	return ClickHouseConfig{
+		Database: d.Database, Username: d.Username, SpoolMaxBytes: 256 << 20,
+		BatchSize: d.BatchSize, BatchAge: d.BatchAge, QueueBatches: d.QueueBatches,
+		RetryMin: d.RetryMin, RetryMax: d.RetryMax, MaxAttempts: d.MaxAttempts,
+		DialTimeout: d.DialTimeout, InsertTimeout: d.InsertTimeout, CloseTimeout: d.CloseTimeout,
+		RetentionCheck: d.RetentionCheck,
+	}
+}
+
+// ClickHouseOptions returns what a client of the configured server needs
+// (nunchi query): the sink config with the password read, and TLS.
+func ClickHouseOptions(cfg Config) (clickhouse.Config, *tls.Config, error) {
+	c := cfg.Sinks.ClickHouse
+	password := ""
+	if c.PasswordFile != "" {
+		b, err := os.ReadFile(c.PasswordFile)
+		if err != nil {
+			return clickhouse.Config{}, nil, fmt.Errorf("sinks.clickhouse.password_file: %w", err)
+		}
+		password = strings.TrimRight(string(b), "\r\n")
+	}
+	var tc *tls.Config
+	if c.TLS.Enabled {
+		tc = &tls.Config{ServerName: c.TLS.ServerName, InsecureSkipVerify: c.TLS.InsecureSkipVerify}
+		if c.TLS.CAFile != "" {
+			pem, err := os.ReadFile(c.TLS.CAFile)
+			if err != nil {
+				return clickhouse.Config{}, nil, fmt.Errorf("sinks.clickhouse.tls.ca_file: %w", err)
+			}
+			pool := x509.NewCertPool()
+			if !pool.AppendCertsFromPEM(pem) {
+				return clickhouse.Config{}, nil, errors.New("sinks.clickhouse.tls.ca_file: no certificate found")
+			}
+			tc.RootCAs = pool
+		}
+	}
+	return c.sinkConfig(password), tc, nil
 }
 
 // clickhouseSinks builds the ClickHouse sink when an address is configured.
 func clickhouseSinks(cfg Config) ([]sinks.Sink, error) {
-	return nil, nil
+	if cfg.Sinks.ClickHouse.Addr == "" {
+		return nil, nil
+	}
+	sc, tc, err := ClickHouseOptions(cfg)
+	if err != nil {
+		return nil, err
+	}
+	s, err := clickhouse.New(sc, clickhouse.Deps{
+		Log:   NewLogger(cfg.Log, os.Stderr).With("sink", "clickhouse"),
+		Spool: clickhouse.NewMemSpool(int64(cfg.Sinks.ClickHouse.SpoolMaxBytes)),
+		TLS:   tc,
+	})
+	if err != nil {
+		return nil, err
+	}
+	s.Start()
+	return []sinks.Sink{s}, nil
 }

@@ -1,41 +1,32 @@
 package app
 
 import (
-	"errors"
 	"fmt"
+	"os"
 
-	"github.com/nunchi-sensor/nunchi/internal/config"
 	"github.com/nunchi-sensor/nunchi/sinks"
+	"github.com/nunchi-sensor/nunchi/sinks/kafka"
 )
 
-// KafkaConfig is the Kafka sink's section.
-type KafkaConfig struct {
-	Brokers       []string        `yaml:"brokers"`
-	TopicPrefix   string          `yaml:"topic_prefix"`
-	Compression   string          `yaml:"compression"`
-	SpoolDir      string          `yaml:"spool_dir"`
-	SpoolMaxBytes config.ByteSize `yaml:"spool_max_bytes"`
-}
+// KafkaConfig is the Kafka sink's section (sinks/kafka documents the keys).
+// The sink is on when brokers are set.
+type KafkaConfig = kafka.Config
 
-// Validate implements config validation.
-func (c KafkaConfig) Validate() error {
-	var errs []error
-	if len(c.Brokers) > 0 {
-		errs = append(errs, errors.New("brokers: the Kafka sink is not part of this build yet"))
-	}
-	switch c.Compression {
-	case "none", "gzip", "snappy", "lz4", "zstd":
-	default:
-		errs = append(errs, fmt.Errorf("compression: %q is not one of none, gzip, snappy, lz4, zstd", c.Compression))
-	}
-	return errors.Join(errs...)
-}
+func defaultKafkaConfig() KafkaConfig { return kafka.DefaultConfig() }
 
-func defaultKafkaConfig() KafkaConfig {
-	return KafkaConfig{TopicPrefix: "nunchi", Compression: "lz4", SpoolMaxBytes: 1 << 30}
-}
-
-// kafkaSinks builds the Kafka sink when brokers are configured.
+// kafkaSinks builds and starts the Kafka sink when brokers are configured.
+// It connects lazily: an unreachable broker is not an error here, its events
+// go to the spool.
 func kafkaSinks(cfg Config) ([]sinks.Sink, error) {
-	return nil, nil
+	if len(cfg.Sinks.Kafka.Brokers) == 0 {
+		return nil, nil
+	}
+	// buildSinks has no logger parameter: the sink logs through
+	// NewLogger's settings on stderr (spool recovery, rate-limited errors).
+	s, err := kafka.New(cfg.Sinks.Kafka, NewLogger(cfg.Log, os.Stderr))
+	if err != nil {
+		return nil, fmt.Errorf("sinks.kafka: %w", err)
+	}
+	s.Start()
+	return []sinks.Sink{s}, nil
 }
