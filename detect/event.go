@@ -71,7 +71,11 @@ type FlowInfo struct {
 	TCPFlags, TCPFlagsTS         uint8
 	TCPFlagsTC                   uint8
 	History                      string
-	Midstream                    bool
+	// MissedBytes estimates the TCP payload the sensor never saw: bytes
+	// the receiver acknowledged beyond the highest sequence captured
+	// (capture loss, asymmetric routing).
+	MissedBytes uint64
+	Midstream   bool
 	IsTCP                        bool
 }
 
@@ -282,6 +286,8 @@ func (f *FlowInfo) appendJSON(b []byte) []byte {
 		b = appendHex2(b, f.TCPFlagsTC)
 		b = append(b, `","history":`...)
 		b = AppendString(b, f.History)
+		b = append(b, `,"missed_bytes":`...)
+		b = strconv.AppendUint(b, f.MissedBytes, 10)
 	}
 	b = append(b, `,"midstream":`...)
 	b = strconv.AppendBool(b, f.Midstream)

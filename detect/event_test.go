@@ -19,7 +19,7 @@ func TestAppendJSONFlow(t *testing.T) {
 		Tunnel: &Tunnel{Type: "vxlan", OuterSrcIP: netip.MustParseAddr("203.0.113.1"), OuterDestIP: netip.MustParseAddr("203.0.113.2"), ID: 42, HasID: true},
 		Flow: &FlowInfo{PktsToServer: 3, PktsToClient: 2, BytesToServer: 180, BytesToClient: 120, Start: 1763722080000000000,
 			End: 1763722083123456789, State: "closed", Reason: "timeout", IsTCP: true, TCPFlags: 0x1b, TCPFlagsTS: 0x1b, TCPFlagsTC: 0x12,
-			History: "ShAD"},
+			History: "ShAD", MissedBytes: 7},
 	}
 	got := string(e.AppendJSON(nil))
 	want := `{"timestamp":"2025-11-21T10:48:03.123456Z","event_type":"flow","sensor":"edge-1","flow_id":42,"community_id":"1:abc=",` +
@@ -27,7 +27,7 @@ func TestAppendJSONFlow(t *testing.T) {
 		`"tunnel":{"type":"vxlan","outer_src_ip":"203.0.113.1","outer_dest_ip":"203.0.113.2","vni":42},` +
 		`"flow":{"pkts_toserver":3,"pkts_toclient":2,"bytes_toserver":180,"bytes_toclient":120,"start":"2025-11-21T10:48:00.000000Z",` +
 		`"end":"2025-11-21T10:48:03.123456Z","age":3,"state":"closed","reason":"timeout","tcp_flags":"1b","tcp_flags_ts":"1b",` +
-		`"tcp_flags_tc":"12","history":"ShAD","midstream":false},"event_id":"194a27bcbbad98a2"}`
+		`"tcp_flags_tc":"12","history":"ShAD","missed_bytes":7,"midstream":false},"event_id":"fbee17f1754f43ba"}`
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("AppendJSON (-want, +got):\n%s", diff)
 	}

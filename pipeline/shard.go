@@ -258,7 +258,7 @@ func (s *Shard) flowEnded(f *reassembly.Flow, reason reassembly.EndReason) {
 		TCPFlags:   f.TCPFlags[0] | f.TCPFlags[1],
 		TCPFlagsTS: f.TCPFlags[reassembly.ToServer], TCPFlagsTC: f.TCPFlags[reassembly.ToClient],
 		History:   s.intern(f.History[:f.HistLen]),
-		Midstream: f.Midstream,
+		Midstream: f.Midstream, MissedBytes: f.Missed[0] + f.Missed[1],
 	}
 	s.emit(e, evFlow)
 }

@@ -84,6 +84,16 @@ type Flow struct {
 	// TTL of the first packet in each direction (0 = none yet).
 	TTL [2]uint8
 
+	// ACK-gap capture-loss estimate (TCP), by sending direction: seqEnd
+	// is where the contiguous data seen ends (valid iff the seqSeen bit is
+	// set); ahead counts bytes seen past a hole, up to aheadEnd; Missed
+	// counts payload the peer acknowledged that the sensor never saw.
+	seqEnd   [2]uint32
+	aheadEnd [2]uint32
+	ahead    [2]uint32
+	seqSeen  uint8
+	Missed   [2]uint64
+
 	// App and Marks are free for the shard (per-flow state index, flag
 	// bits); the table never reads them and zeroes them for a new flow.
 	App   uint32
@@ -110,6 +120,53 @@ func (f *Flow) Server() (capture.Addr, uint16) {
 		return f.Key.B, f.Key.BPort
 	}
 	return f.Key.A, f.Key.APort
+}
+
+// trackAckGap updates the ACK-gap estimate with a TCP packet sent in dir.
+// When the peer acknowledges past the contiguous data seen, the gap less
+// the bytes seen beyond the hole is missed. Over a flow's life the sum is
+// "acknowledged − seen", however segments were reordered or re-cut.
+// Sequence space is compared modulo 2^32; an ACK behind is old, not a gap.
+func (f *Flow) trackAckGap(dir int, p *capture.Packet) {
+	fl := p.TCP.Flags
+	if fl&capture.TCPRst == 0 {
+		start := p.TCP.Seq
+		end := start + p.PayloadLen
+		if fl&capture.TCPSyn != 0 {
+			end++
+		}
+		if fl&capture.TCPFin != 0 {
+			end++
+		}
+		bit := uint8(1) << dir
+		switch {
+		case f.seqSeen&bit == 0:
+			f.seqEnd[dir], f.seqSeen = end, f.seqSeen|bit
+		case int32(start-f.seqEnd[dir]) <= 0: // contiguous (or a retransmission)
+			if int32(end-f.seqEnd[dir]) > 0 {
+				f.seqEnd[dir] = end
+				if f.ahead[dir] > 0 && int32(end-f.aheadEnd[dir]) >= 0 {
+					f.ahead[dir] = 0 // the hole is filled and everything past it covered
+				}
+			}
+		default: // past a hole
+			f.ahead[dir] += end - start
+			if f.ahead[dir] == end-start || int32(end-f.aheadEnd[dir]) > 0 {
+				f.aheadEnd[dir] = end
+			}
+		}
+	}
+	if fl&capture.TCPAck != 0 {
+		o := 1 - dir
+		if f.seqSeen&(1<<o) != 0 {
+			if d := int32(p.TCP.Ack - f.seqEnd[o]); d > 0 {
+				seen := min(f.ahead[o], uint32(d))
+				f.ahead[o] -= seen
+				f.Missed[o] += uint64(uint32(d) - seen)
+				f.seqEnd[o] = p.TCP.Ack
+			}
+		}
+	}
 }
 
 // HistoryString returns the history letters (allocates; for reporting).

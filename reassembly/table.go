@@ -264,6 +264,7 @@ func (t *Table) apply(i uint32, f *Flow, p *capture.Packet, dir int) {
 	if p.Proto == capture.ProtoTCP {
 		fl := p.TCP.Flags
 		f.TCPFlags[dir] |= fl
+		f.trackAckGap(dir, p)
 		switch {
 		case fl&capture.TCPSyn != 0 && fl&capture.TCPAck == 0:
 			f.addHistory(dir, histSyn, 'S')
