@@ -76,7 +76,7 @@ type FlowInfo struct {
 	// (capture loss, asymmetric routing).
 	MissedBytes uint64
 	Midstream   bool
-	IsTCP                        bool
+	IsTCP       bool
 }
 
 // ProtoName returns the EVE protocol name for an IP protocol number.

@@ -191,7 +191,6 @@ func TestLiveDropAccounting(t *testing.T) {
 	}
 }
 
-
 // TestLiveZeroDropRate measures the highest packet rate the sensor
 // captures with zero kernel drops (veth, generator in another namespace,
 // default ring, all parsers), for 1 and 2 shards. It is a measurement, not
