@@ -16,6 +16,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/nunchi-sensor/nunchi/capture"
 	"github.com/nunchi-sensor/nunchi/internal/testutil"
 	"github.com/nunchi-sensor/nunchi/pipeline"
 )
@@ -179,11 +180,22 @@ func normalisedEvents(t *testing.T, path string) []string {
 // events must equal, field for field except time, the events of a
 // replay of tcpdump's capture.
 func TestLiveEqualsReplay(t *testing.T) {
+	t.Run("afpacket", func(t *testing.T) { testLiveEqualsReplay(t, "afpacket", 2) })
+	t.Run("pcap", func(t *testing.T) {
+		if !capture.LibpcapAvailable {
+			t.Skip("the libpcap source needs a build with -tags libpcap (scripts/test.sh runs one)")
+		}
+		testLiveEqualsReplay(t, "pcap", 1)
+	})
+}
+
+func testLiveEqualsReplay(t *testing.T, source string, shards int) {
 	lab := testutil.StartSpanLab(t)
 	dir := t.TempDir()
 	liveOut, pcap, replayOut := filepath.Join(dir, "live.jsonl"), filepath.Join(dir, "lab.pcap"), filepath.Join(dir, "replay.jsonl")
 
-	cfg := liveTestConfig(t, lab.SensorIf, 2, liveOut)
+	cfg := liveTestConfig(t, lab.SensorIf, shards, liveOut)
+	cfg.Capture.Live.Source = source
 	stopDump := startTcpdump(t, lab.SensorIf, cfg.Capture.BPF, pcap)
 	run := startLive(t, cfg, LiveOptions{})
 	lab.Traffic(t)
@@ -211,7 +223,7 @@ func TestLiveEqualsReplay(t *testing.T) {
 			busy++
 		}
 	}
-	if busy < 2 {
+	if busy < shards {
 		t.Errorf("fanout: only %d of %d sockets received packets: %+v", busy, len(st.Capture.Sockets), st.Capture.Sockets)
 	}
 
@@ -318,4 +330,32 @@ func diffLines(want, got []string) string {
 		}
 	}
 	return b.String()
+}
+
+// TestLiveSpanDedup: the switch mirrors every frame twice (ingress of one
+// port, egress of the other). With span_dedup_window set, exactly half the
+// frames are dropped as duplicates and the events are those of the
+// single-copy traffic: one tls event per handshake, flows counted once.
+func TestLiveSpanDedup(t *testing.T) {
+	lab := testutil.StartSpanLab(t, "NUNCHI_LAB_DOUBLE_MIRROR=1")
+	out := filepath.Join(t.TempDir(), "live.jsonl")
+	cfg := liveTestConfig(t, lab.SensorIf, 2, out)
+	cfg.Capture.Live.SpanDedupWindow = 5 * time.Millisecond
+	run := startLive(t, cfg, LiveOptions{})
+	lab.Traffic(t)
+	time.Sleep(500 * time.Millisecond)
+	st := run.stop(t)
+	if st.Capture.Frames == 0 || st.Capture.SpanDuplicates*2 != st.Capture.Frames {
+		t.Errorf("frames %d, span duplicates %d: want exactly half", st.Capture.Frames, st.Capture.SpanDuplicates)
+	}
+	if st.Flows.Packets != st.Capture.Frames-st.Capture.SpanDuplicates {
+		t.Errorf("flow packets %d, want frames - duplicates = %d", st.Flows.Packets, st.Capture.Frames-st.Capture.SpanDuplicates)
+	}
+	all := strings.Join(normalisedEvents(t, out), "\n")
+	if n := strings.Count(all, `"event_type":"tls"`); n != 3 {
+		t.Errorf("%d tls events, want 3", n)
+	}
+	if n := strings.Count(all, `"event_type":"http"`); n != 2 {
+		t.Errorf("%d http events, want 2", n)
+	}
 }

@@ -40,8 +40,9 @@ type SpanLab struct {
 	script   string
 }
 
-// StartSpanLab builds the lab and tears it down when t ends.
-func StartSpanLab(t testing.TB) *SpanLab {
+// StartSpanLab builds the lab and tears it down when t ends; env holds
+// extra VAR=value settings for span-lab.sh up (NUNCHI_LAB_DOUBLE_MIRROR=1).
+func StartSpanLab(t testing.TB, env ...string) *SpanLab {
 	t.Helper()
 	RequireNetns(t)
 	dir, err := os.MkdirTemp("", "nunchi-lab-") // not t.TempDir: nginx's user must reach it
@@ -55,14 +56,16 @@ func StartSpanLab(t testing.TB) *SpanLab {
 		}
 		os.RemoveAll(dir)
 	})
-	if out, err := exec.Command(l.script, "up", dir).CombinedOutput(); err != nil {
+	up := exec.Command(l.script, "up", dir)
+	up.Env = append(os.Environ(), env...)
+	if out, err := up.CombinedOutput(); err != nil {
 		t.Fatalf("span-lab up: %v\n%s", err, out)
 	}
-	env, err := readEnvFile(filepath.Join(dir, "lab.env"))
+	labEnv, err := readEnvFile(filepath.Join(dir, "lab.env"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	l.SensorIf, l.CliNS, l.SrvNS = env["SENSOR_IF"], env["CLI_NS"], env["SRV_NS"]
+	l.SensorIf, l.CliNS, l.SrvNS = labEnv["SENSOR_IF"], labEnv["CLI_NS"], labEnv["SRV_NS"]
 	return l
 }
 

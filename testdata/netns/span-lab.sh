@@ -16,6 +16,9 @@
 #   span-lab.sh traffic DIR   real clients: dig, curl (HTTP/1.1, TLS 1.3 v4+v6), openssl s_client
 #   span-lab.sh down DIR      stop the servers, delete namespaces and interfaces
 #
+# NUNCHI_LAB_DOUBLE_MIRROR=1 at `up` mirrors the ports' egress as well, so the
+# sensor gets every frame twice (SPAN duplicate tests).
+#
 # Needs root, iproute2, nginx, dnsmasq, curl, dig, openssl (installed when
 # missing). Documentation addresses only; nothing leaves the namespaces.
 set -euo pipefail
@@ -81,6 +84,13 @@ ENV
 		ip netns exec "$sw" tc qdisc add dev "$port" ingress
 		ip netns exec "$sw" tc filter add dev "$port" parent ffff: protocol all u32 match u8 0 0 \
 			action mirred egress mirror dev "nlm$id"
+		if [[ ${NUNCHI_LAB_DOUBLE_MIRROR:-0} == 1 ]]; then
+			# mirror each port's egress too: every frame reaches the sensor
+			# twice, as on a SPAN session with both directions selected
+			ip netns exec "$sw" tc qdisc add dev "$port" root handle 1: htb
+			ip netns exec "$sw" tc filter add dev "$port" parent 1: protocol all u32 match u8 0 0 \
+				action mirred egress mirror dev "nlm$id"
+		fi
 	done
 
 	# servers
