@@ -5,6 +5,10 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 export NUNCHI_TEST_REQUIRE_CORPUS=1   # the conformance corpus must be there: fail, never skip
+export NUNCHI_TEST_REQUIRE_NETNS=1    # live capture tests (network namespaces, AF_PACKET) must run
+
+echo "== dependencies (Debian packages)"
+./scripts/install-deps.sh
 export GOFLAGS="${GOFLAGS:-} -buildvcs=false"
 
 echo "== go vet"
@@ -12,6 +16,10 @@ go vet ./...
 
 echo "== go test (race)"
 go test -race -count=1 -timeout 30m ./...
+
+echo "== libpcap build: in-process BPF compiler, libpcap live source"
+go vet -tags libpcap ./capture/ ./internal/app/
+go test -tags libpcap -race -count=1 -run 'BPF|Live' ./capture/ ./internal/app/
 
 echo "== benchmarks, once each"
 go test -run '^$' -bench . -benchtime 1x -timeout 30m ./...

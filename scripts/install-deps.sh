@@ -1,0 +1,27 @@
+#!/usr/bin/env bash
+# Installs the Debian packages the test suite needs, only those missing:
+# real clients and servers for the live-capture lab (nginx, dnsmasq, curl,
+# dig, openssl, ping), tcpdump (the reference capture, and the BPF compiler
+# of the default build), libpcap-dev (the -tags libpcap build), iproute2.
+# The Kafka and ClickHouse servers are deploy/dev/services.sh's business.
+set -euo pipefail
+
+need=()
+have_cmd() { command -v "$1" >/dev/null 2>&1; }
+have_pkg() { dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q "install ok installed"; }
+for pair in tcpdump:tcpdump nginx:nginx dnsmasq:dnsmasq curl:curl dig:dnsutils openssl:openssl ip:iproute2 tc:iproute2 ping:iputils-ping; do
+	have_cmd "${pair%%:*}" || need+=("${pair##*:}")
+done
+have_pkg libpcap-dev || need+=(libpcap-dev)
+if ((${#need[@]})); then
+	echo "installing: ${need[*]}" >&2
+	export DEBIAN_FRONTEND=noninteractive
+	apt-get -o DPkg::Lock::Timeout=600 update -q >&2
+	apt-get -o DPkg::Lock::Timeout=600 install -y -q --no-install-recommends "${need[@]}" >&2
+fi
+# Debian starts the servers it installs; the tests run their own copies.
+for svc in nginx dnsmasq; do
+	if command -v systemctl >/dev/null 2>&1 && systemctl is-active -q "$svc" 2>/dev/null; then
+		systemctl stop "$svc" || true
+	fi
+done
