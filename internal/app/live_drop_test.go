@@ -234,3 +234,30 @@ func TestLiveZeroDropRate(t *testing.T) {
 		t.Logf("shards=%d: highest zero-drop rate %d pkts/s (first dropping rate %d)", shards, lo, hi)
 	}
 }
+
+// TestLiveInterfaceDownUp: the capture interface goes down and comes back
+// during a live capture; capture resumes on its own and every packet sent
+// while it was up is read.
+func TestLiveInterfaceDownUp(t *testing.T) {
+	sensorIf, ns, genIf := vethToNetns(t)
+	cfg := liveTestConfig(t, sensorIf, 2, filepath.Join(t.TempDir(), "live.jsonl"))
+	cfg.Capture.BPF = "udp port 9"
+	run := startLive(t, cfg, LiveOptions{})
+	sent := flood(t, ns, genIf, 1000, 20000)
+	ipLink := func(state string) {
+		if out, err := exec.Command("ip", "link", "set", sensorIf, state).CombinedOutput(); err != nil {
+			t.Fatalf("ip link set %s: %v\n%s", state, err, out)
+		}
+	}
+	ipLink("down")
+	time.Sleep(300 * time.Millisecond)
+	ipLink("up")
+	time.Sleep(300 * time.Millisecond)
+	sent += flood(t, ns, genIf, 1000, 20000)
+	time.Sleep(300 * time.Millisecond)
+	st := run.stop(t)
+	t.Logf("sent %d, frames %d, kernel packets %d, read errors %d", sent, st.Capture.Frames, st.Capture.KernelPackets, st.Capture.Errors)
+	if st.Capture.Frames != uint64(sent) || st.Capture.KernelDrops != 0 {
+		t.Errorf("frames %d (kernel drops %d), want all %d sent", st.Capture.Frames, st.Capture.KernelDrops, sent)
+	}
+}
