@@ -5,8 +5,13 @@
 // not, through gopacket's pure-Go pcapgo. Link types: Ethernet, Linux SLL
 // and SLL2, raw IPv4/IPv6, BSD null and OpenBSD loop. A truncated or corrupt
 // file is an error naming the file, the frame and the byte offset; frames
-// returned before it stay valid. (Live AF_PACKET and libpcap sources come
-// with the live-capture issue.)
+// returned before it stay valid. OpenLive opens live sources: one
+// AF_PACKET TPACKET_V3 socket per shard on each interface, joined in a
+// PACKET_FANOUT group, with a BPF filter compiled by libpcap (in-process
+// with -tags libpcap, else by tcpdump -ddd) and promiscuous membership;
+// or, with -tags libpcap, a libpcap handle. LiveSource.Stats accumulates
+// the kernel's per-socket counters (the kernel zeroes them on read).
+// SpanDedup drops the second copy of a frame a SPAN port delivered twice.
 //
 // Decoder walks a frame through every layer a SPAN port delivers —
 // Ethernet, 802.1Q and QinQ (0x88a8, 0x9100), MPLS, PPPoE/PPP, GRE

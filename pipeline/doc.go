@@ -11,6 +11,11 @@
 // so that idle shards still expire flows on time. A replay loses nothing:
 // when shards fall behind, the reader waits.
 //
+// Live runs the same shards on live sources: each shard goroutine reads
+// its own AF_PACKET sockets (the kernel's fanout hash already keeps a
+// flow's two directions together), so there is no queue between capture
+// and processing; on a quiet link the wall clock moves packet time on.
+//
 // A Shard publishes the events of each batch to a Publisher (the sinks'
 // fan-out) and a snapshot of its counters, readable from other goroutines.
 // At the end of input every flow is flushed (reason "shutdown") and a
