@@ -1,0 +1,632 @@
+package clickhouse_test
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"io"
+	"log/slog"
+	"math"
+	"net/netip"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"reflect"
+	"sort"
+	"strings"
+	"testing"
+	"time"
+
+	ch "github.com/ClickHouse/clickhouse-go/v2"
+	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
+
+	"github.com/nunchi-sensor/nunchi/internal/app"
+	"github.com/nunchi-sensor/nunchi/internal/testutil"
+	"github.com/nunchi-sensor/nunchi/sinks/clickhouse"
+)
+
+// serverAddr returns the test server's native address from
+// NUNCHI_TEST_CLICKHOUSE (deploy/dev/clickhouse.sh up prints it). Unset:
+// skip, or fail when NUNCHI_TEST_REQUIRE_SERVICES=1.
+func serverAddr(t testing.TB) string {
+	t.Helper()
+	addr := os.Getenv("NUNCHI_TEST_CLICKHOUSE")
+	if addr == "" {
+		if os.Getenv("NUNCHI_TEST_REQUIRE_SERVICES") == "1" {
+			t.Fatal("NUNCHI_TEST_CLICKHOUSE is not set (eval \"$(deploy/dev/clickhouse.sh up)\"; export NUNCHI_TEST_CLICKHOUSE=$CLICKHOUSE)")
+		}
+		t.Skip("NUNCHI_TEST_CLICKHOUSE is not set")
+	}
+	return addr
+}
+
+// testDB returns a fresh database name, dropped at the end of the test.
+func testDB(t testing.TB, addr string) (string, driver.Conn) {
+	t.Helper()
+	var b [4]byte
+	rand.Read(b[:])
+	db := "nunchi_test_" + hex.EncodeToString(b[:])
+	conn := openConn(t, addr)
+	t.Cleanup(func() {
+		if os.Getenv("NUNCHI_TEST_KEEP_DB") == "" {
+			conn.Exec(context.Background(), "DROP DATABASE IF EXISTS "+db)
+		}
+		conn.Close()
+	})
+	return db, conn
+}
+
+func openConn(t testing.TB, addr string) driver.Conn {
+	t.Helper()
+	conn, err := clickhouse.Connect(context.Background(), &ch.Options{Addr: []string{addr}, DialTimeout: 5 * time.Second})
+	if err != nil {
+		t.Fatalf("connect %s: %v", addr, err)
+	}
+	return conn
+}
+
+func corpusFiles(t testing.TB) []string {
+	t.Helper()
+	dir := testutil.CorpusDir(t)
+	var files []string
+	for _, pat := range []string{"*.pcap", "*.pcapng"} {
+		m, _ := filepath.Glob(filepath.Join(dir, pat))
+		files = append(files, m...)
+	}
+	sort.Strings(files)
+	return append(files, filepath.Join(testutil.RepoRoot(t), "testdata", "demo.pcap"))
+}
+
+// replayConfig returns a config writing JSONL to jsonlPath and rows to db.
+func replayConfig(addr, db, sensor, jsonlPath string) app.Config {
+	cfg := app.DefaultConfig()
+	cfg.Sensor = sensor
+	cfg.Log.Level = "error"
+	cfg.Capture.Shards = 2
+	cfg.Sinks.JSONL.Path = jsonlPath
+	c := &cfg.Sinks.ClickHouse
+	c.Addr, c.Database = addr, db
+	c.BatchSize = 700 // several batches per replay
+	c.RetryMin, c.RetryMax = 50*time.Millisecond, 500*time.Millisecond
+	c.CloseTimeout = 90 * time.Second
+	return cfg
+}
+
+func replay(t *testing.T, cfg app.Config, files []string) {
+	t.Helper()
+	log := slog.New(slog.NewTextHandler(io.Discard, nil))
+	if _, err := app.Replay(context.Background(), cfg, app.ReplayOptions{Files: files, Stdout: io.Discard}, log); err != nil {
+		t.Fatalf("replay: %v", err)
+	}
+}
+
+// readJSONL returns the events of a JSONL file by type, each as its decoded object.
+func readJSONL(t testing.TB, path string) map[string][]map[string]any {
+	t.Helper()
+	f, err := os.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	out := map[string][]map[string]any{}
+	sc := bufio.NewScanner(f)
+	sc.Buffer(make([]byte, 1<<20), 1<<24)
+	for sc.Scan() {
+		var m map[string]any
+		d := json.NewDecoder(bytes.NewReader(sc.Bytes()))
+		d.UseNumber()
+		if err := d.Decode(&m); err != nil {
+			t.Fatal(err)
+		}
+		typ := m["event_type"].(string)
+		out[typ] = append(out[typ], m)
+	}
+	return out
+}
+
+// flatten turns a decoded event into column name → value, the way the
+// schema names columns: members joined with "_", arrays of objects into
+// one array per member.
+func flatten(prefix string, v any, out map[string]any, types map[string]string) {
+	if t := types[prefix]; t == "String" || t == "LowCardinality(String)" {
+		out[prefix] = v // a column for the whole member (stats)
+		return
+	}
+	switch x := v.(type) {
+	case map[string]any:
+		for k, val := range x {
+			name := k
+			if prefix != "" {
+				name = prefix + "_" + k
+			}
+			flatten(name, val, out, types)
+		}
+	case []any:
+		if len(x) > 0 {
+			if _, isObj := x[0].(map[string]any); isObj {
+				for i, el := range x {
+					sub := map[string]any{}
+					flatten(prefix, el, sub, types)
+					for k, val := range sub {
+						arr, _ := out[k].([]any)
+						for len(arr) < i {
+							arr = append(arr, nil)
+						}
+						out[k] = append(arr, val)
+					}
+				}
+				return
+			}
+		}
+		out[prefix] = x
+	default:
+		out[prefix] = x
+	}
+}
+
+// tableRows reads every row of a table as column name → normalised value.
+func tableRows(t testing.TB, conn driver.Conn, db, table string) (rows []map[string]any, types map[string]string) {
+	t.Helper()
+	ctx := context.Background()
+	cr, err := conn.Query(ctx, "SELECT name, type FROM system.columns WHERE database = ? AND table = ?", db, table)
+	if err != nil {
+		t.Fatal(err)
+	}
+	types = map[string]string{}
+	var names, exprs []string
+	for cr.Next() {
+		var n, ty string
+		cr.Scan(&n, &ty)
+		types[n] = ty
+		names = append(names, n)
+		if ty == "FixedString(16)" || ty == "IPv6" {
+			exprs = append(exprs, "IPv6NumToString("+n+")")
+		} else {
+			exprs = append(exprs, n)
+		}
+	}
+	cr.Close()
+	r, err := conn.Query(ctx, "SELECT "+strings.Join(exprs, ", ")+" FROM "+db+"."+table)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	cts := r.ColumnTypes()
+	for r.Next() {
+		vals := make([]any, len(cts))
+		for i, c := range cts {
+			vals[i] = reflect.New(c.ScanType()).Interface()
+		}
+		if err := r.Scan(vals...); err != nil {
+			t.Fatal(err)
+		}
+		row := map[string]any{}
+		for i, n := range names {
+			row[n] = reflect.ValueOf(vals[i]).Elem().Interface()
+		}
+		rows = append(rows, row)
+	}
+	if err := r.Err(); err != nil {
+		t.Fatal(err)
+	}
+	return rows, types
+}
+
+// sameValue compares a JSON value (nil = absent) with a column value.
+func sameValue(typ string, want, got any) bool {
+	if inner, ok := strings.CutPrefix(typ, "LowCardinality("); ok {
+		typ = strings.TrimSuffix(inner, ")")
+	}
+	switch {
+	case typ == "FixedString(16)" || typ == "IPv6":
+		g := got.(string)
+		if want == nil {
+			return g == "::"
+		}
+		a, err := netip.ParseAddr(want.(string))
+		if err != nil {
+			return false
+		}
+		b, err := netip.ParseAddr(g)
+		return err == nil && a.Unmap() == b.Unmap()
+	case strings.HasPrefix(typ, "DateTime"):
+		g := got.(time.Time)
+		if want == nil {
+			return g.Unix() == 0
+		}
+		w, err := time.Parse(time.RFC3339Nano, want.(string))
+		if err != nil {
+			return false
+		}
+		if typ == "DateTime" { // whole seconds on servers without DateTime64
+			w = w.Truncate(time.Second)
+		}
+		return w.Equal(g)
+	case strings.HasPrefix(typ, "Array("):
+		gv := reflect.ValueOf(got)
+		var w []any
+		if want != nil {
+			w = want.([]any)
+		}
+		if gv.Len() != len(w) {
+			return false
+		}
+		for i := range w {
+			if !sameValue(typ[6:len(typ)-1], w[i], gv.Index(i).Interface()) {
+				return false
+			}
+		}
+		return true
+	case typ == "String":
+		g := got.(string)
+		switch w := want.(type) {
+		case nil:
+			return g == ""
+		case string:
+			return g == w
+		default: // an object kept as JSON (stats)
+			var gm any
+			d := json.NewDecoder(strings.NewReader(g))
+			d.UseNumber()
+			return d.Decode(&gm) == nil && reflect.DeepEqual(gm, w)
+		}
+	default: // numbers
+		gf := reflect.ValueOf(got)
+		var g float64
+		switch gf.Kind() {
+		case reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64:
+			g = float64(gf.Uint())
+		case reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64:
+			g = float64(gf.Int())
+		case reflect.Float32, reflect.Float64:
+			g = gf.Float()
+		}
+		switch w := want.(type) {
+		case nil:
+			return g == 0
+		case bool:
+			return (g == 1) == w
+		case json.Number:
+			f, _ := w.Float64()
+			return math.Abs(f-g) < 1e-9*math.Max(1, math.Abs(f))
+		}
+		return false
+	}
+}
+
+// checkExactlyOnce compares every table with the JSONL of the same
+// replay: each event_id once (or, with allowDup, at least once with every
+// copy equal) and every column equal to the JSON field it is named after.
+func checkExactlyOnce(t *testing.T, conn driver.Conn, db string, want map[string][]map[string]any, allowDup bool) {
+	t.Helper()
+	total := 0
+	for _, table := range clickhouse.EventTables {
+		events := want[table]
+		rows, types := tableRows(t, conn, db, table)
+		byID := map[string][]map[string]any{}
+		for _, r := range rows {
+			id := r["event_id"].(string)
+			byID[id] = append(byID[id], r)
+		}
+		wantIDs := map[string]int{}
+		for _, e := range events {
+			wantIDs[e["event_id"].(string)]++
+		}
+		dups := 0
+		for id, rs := range byID {
+			if wantIDs[id] == 0 {
+				t.Errorf("%s: row with event_id %s not in the JSONL", table, id)
+				continue
+			}
+			if len(rs) != wantIDs[id] {
+				if !allowDup || len(rs) < wantIDs[id] {
+					t.Errorf("%s: event_id %s: %d rows, want %d", table, id, len(rs), wantIDs[id])
+				}
+				dups += len(rs) - wantIDs[id]
+			}
+		}
+		if len(byID) != len(wantIDs) {
+			t.Errorf("%s: %d distinct event_ids in ClickHouse, %d in the JSONL", table, len(byID), len(wantIDs))
+		}
+		mismatches := 0
+		missing := map[string]bool{}
+		for _, e := range events {
+			flat := map[string]any{}
+			flatten("", e, flat, types)
+			for _, r := range byID[e["event_id"].(string)] {
+				for col, typ := range types {
+					if !sameValue(typ, flat[col], r[col]) {
+						if mismatches < 10 {
+							t.Errorf("%s event %s: column %s = %#v, JSON has %#v", table, e["event_id"], col, r[col], flat[col])
+						}
+						mismatches++
+					}
+				}
+			}
+			for k := range flat {
+				if _, ok := types[k]; !ok && k != "event_type" {
+					missing[k] = true
+				}
+			}
+		}
+		for k := range missing {
+			t.Errorf("%s: JSON field %s has no column", table, k)
+		}
+		if len(events) > 0 || len(rows) > 0 {
+			t.Logf("%s: %d events, %d rows (%d duplicates by event_id)", table, len(events), len(rows), dups)
+		}
+		total += len(events)
+	}
+	if total == 0 {
+		t.Fatal("the replay produced no events")
+	}
+}
+
+// TestReplayIntoClickHouse replays the corpus and demo.pcap with the JSONL
+// and ClickHouse sinks: every event is in its table exactly once, with the
+// content of its JSON line; the rollups add up to the raw tables.
+func TestReplayIntoClickHouse(t *testing.T) {
+	addr := serverAddr(t)
+	db, conn := testDB(t, addr)
+	jsonl := filepath.Join(t.TempDir(), "events.jsonl")
+	files := corpusFiles(t)
+	cfg := replayConfig(addr, db, "test-exactly-once", jsonl)
+	cfg.Rules.Files = []string{writeRules(t)}
+	replay(t, cfg, files)
+	want := readJSONL(t, jsonl)
+	for _, typ := range []string{"flow", "http", "tls", "quic", "dns", "block", "stats"} {
+		if len(want[typ]) == 0 {
+			t.Errorf("the replay has no %s events; the test proves less than it claims", typ)
+		}
+	}
+	checkExactlyOnce(t, conn, db, want, false)
+
+	// Rollups: the materialized views saw every row.
+	ctx := context.Background()
+	var flows, rolled, rolledH, bytesRaw, bytesRolled uint64
+	conn.QueryRow(ctx, "SELECT count(), sum(flow_bytes_toserver + flow_bytes_toclient) FROM "+db+".flow").Scan(&flows, &bytesRaw)
+	conn.QueryRow(ctx, "SELECT sum(flows), sum(bytes_toserver + bytes_toclient) FROM "+db+".flow_1m").Scan(&rolled, &bytesRolled)
+	conn.QueryRow(ctx, "SELECT sum(flows) FROM "+db+".flow_1h").Scan(&rolledH)
+	if flows == 0 || rolled != flows || rolledH != flows || bytesRolled != bytesRaw {
+		t.Errorf("flow rollups: raw %d flows %d bytes; 1m %d flows %d bytes; 1h %d flows", flows, bytesRaw, rolled, bytesRolled, rolledH)
+	}
+	var blocks, hits uint64
+	conn.QueryRow(ctx, "SELECT count() FROM "+db+".block").Scan(&blocks)
+	conn.QueryRow(ctx, "SELECT sum(hits) FROM "+db+".block_1h").Scan(&hits)
+	if blocks == 0 || hits != blocks {
+		t.Errorf("block rollup: %d raw, %d hits", blocks, hits)
+	}
+	var version uint32
+	conn.QueryRow(ctx, "SELECT max(version) FROM "+db+".schema_migrations").Scan(&version)
+	if int(version) != clickhouse.Migrations()[len(clickhouse.Migrations())-1].Version {
+		t.Errorf("schema_migrations at %d", version)
+	}
+}
+
+// writeRules writes a rules file that blocks names the corpus contains, so
+// the replay has block events.
+func writeRules(t testing.TB) string {
+	t.Helper()
+	p := filepath.Join(t.TempDir(), "rules.yaml")
+	rules := `lists:
+  - id: test
+    version: "1"
+    action: alert
+    domains: [.com, .org, .net, .example]
+`
+	if err := os.WriteFile(p, []byte(rules), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+// privateServer starts a ClickHouse server of the test's own with
+// deploy/dev/clickhouse.sh (so killing it disturbs no other test) and
+// returns its address and a function that kills it (-9) and one that
+// starts it again on the same ports and data.
+func privateServer(t *testing.T) (addr string, kill, restart func()) {
+	t.Helper()
+	serverAddr(t) // the same skip rule as the shared server
+	if _, err := exec.LookPath("clickhouse-server"); err != nil || os.Geteuid() != 0 {
+		t.Skip("needs root and clickhouse-server to run a private server")
+	}
+	script := filepath.Join(testutil.RepoRoot(t), "deploy", "dev", "clickhouse.sh")
+	dir := t.TempDir()
+	run := func(arg string) string {
+		cmd := exec.Command(script, arg)
+		cmd.Env = append(os.Environ(), "NUNCHI_SERVICES_DIR="+dir)
+		out, err := cmd.Output()
+		if err != nil {
+			t.Fatalf("clickhouse.sh %s: %v\n%s", arg, err, out)
+		}
+		return string(out)
+	}
+	for _, l := range strings.Split(run("up"), "\n") {
+		if v, ok := strings.CutPrefix(l, "CLICKHOUSE="); ok {
+			addr = v
+		}
+	}
+	t.Cleanup(func() { run("down") })
+	kill = func() {
+		pid, err := os.ReadFile(filepath.Join(dir, "clickhouse", "server.pid"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		exec.Command("kill", "-9", strings.TrimSpace(string(pid))).Run()
+		for i := 0; i < 100 && exec.Command("kill", "-0", strings.TrimSpace(string(pid))).Run() == nil; i++ {
+			time.Sleep(50 * time.Millisecond)
+		}
+	}
+	restart = func() { run("up") }
+	return addr, kill, restart
+}
+
+// TestServerKilledDuringReplay: the server is killed (-9) before a replay
+// and comes back while the sink holds the replay's events in its queue and
+// spool; a second phase kills it while a stream of batches is being
+// inserted. Nothing is lost; a retried batch may leave a duplicate, always
+// with the same event_id (the tables collapse them on merge).
+func TestServerKilledDuringReplay(t *testing.T) {
+	addr, kill, restart := privateServer(t)
+	db, _ := testDB(t, addr)
+	files := corpusFiles(t)
+
+	// Phase 1: a replay that fills the schema, then the server dies.
+	jsonl1 := filepath.Join(t.TempDir(), "one.jsonl")
+	replay(t, replayConfig(addr, db, "phase-1", jsonl1), files)
+	kill()
+
+	// Phase 2: the replay runs against a dead server; it returns 2 s later.
+	jsonl2 := filepath.Join(t.TempDir(), "two.jsonl")
+	cfg := replayConfig(addr, db, "phase-2", jsonl2)
+	cfg.Sinks.ClickHouse.BatchSize = 100
+	cfg.Sinks.ClickHouse.QueueBatches = 2 // most batches go through the spool
+	back := make(chan struct{})
+	go func() {
+		time.Sleep(2 * time.Second)
+		restart()
+		close(back)
+	}()
+	replay(t, cfg, files)
+	<-back
+
+	conn := openConn(t, addr)
+	defer conn.Close()
+	want := readJSONL(t, jsonl1)
+	for typ, evs := range readJSONL(t, jsonl2) {
+		want[typ] = append(want[typ], evs...)
+	}
+	checkExactlyOnce(t, conn, db, want, true)
+}
+
+// TestSinkKilledMidStream writes a stream of events straight to the sink,
+// kills the server after the first inserts are acknowledged, writes on,
+// and restarts it: every event is there, in = out + dropped holds.
+func TestSinkKilledMidStream(t *testing.T) {
+	addr, kill, restart := privateServer(t)
+	db, _ := testDB(t, addr)
+	cfg := clickhouse.DefaultConfig()
+	cfg.Addr, cfg.Database = addr, db
+	cfg.BatchSize, cfg.QueueBatches = 500, 2
+	cfg.RetryMin, cfg.RetryMax, cfg.CloseTimeout = 50*time.Millisecond, 300*time.Millisecond, 60*time.Second
+	s, err := clickhouse.New(cfg, clickhouse.Deps{Spool: clickhouse.NewMemSpool(64 << 20)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.Start()
+	const total = 40000
+	gen := newEventGen("midstream")
+	killed := false
+	for i := 0; i < total; i += 250 {
+		start := time.Now()
+		if err := s.Write(gen.batch(250)); err != nil {
+			t.Fatal(err)
+		}
+		if d := time.Since(start); d > time.Second {
+			t.Errorf("Write blocked %v with the server down", d)
+		}
+		if !killed && s.Stats().Sent > 0 {
+			kill()
+			killed = true
+			go func() { time.Sleep(2 * time.Second); restart() }()
+		}
+	}
+	if !killed {
+		t.Fatal("the server was never killed: nothing was sent before the end")
+	}
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	st := s.Stats()
+	t.Logf("stats %+v", st)
+	if st.Enqueued != total || st.Enqueued != st.Sent+st.DroppedTotal()+st.Pending || st.DroppedTotal() != 0 || st.Spooled == 0 || st.Retried == 0 {
+		t.Errorf("stats %+v: want %d enqueued = sent, none dropped, some spooled and retried", st, total)
+	}
+	conn := openConn(t, addr)
+	defer conn.Close()
+	var rows, distinct uint64
+	if err := conn.QueryRow(context.Background(), "SELECT count(), uniqExact(event_id) FROM "+db+".flow").Scan(&rows, &distinct); err != nil {
+		t.Fatal(err)
+	}
+	if distinct != total || rows < total {
+		t.Errorf("%d rows, %d distinct event_ids; want %d distinct", rows, distinct, total)
+	}
+	t.Logf("%d rows for %d events (%d duplicates from retried batches)", rows, total, rows-distinct)
+}
+
+// TestSpoolLimitDrops: with the server unreachable, the spool fills and
+// further batches are dropped and counted; Write never waits.
+func TestSpoolLimitDrops(t *testing.T) {
+	cfg := clickhouse.DefaultConfig()
+	cfg.Addr = "127.0.0.1:1" // nothing listens
+	cfg.BatchSize, cfg.QueueBatches = 100, 1
+	cfg.RetryMin, cfg.RetryMax, cfg.CloseTimeout = 10*time.Millisecond, 50*time.Millisecond, 100*time.Millisecond
+	cfg.DialTimeout = 200 * time.Millisecond
+	s, err := clickhouse.New(cfg, clickhouse.Deps{Spool: clickhouse.NewMemSpool(1 << 20)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.Start()
+	gen := newEventGen("spool-limit")
+	const total = 20000
+	start := time.Now()
+	for i := 0; i < total; i += 100 {
+		s.Write(gen.batch(100))
+	}
+	if d := time.Since(start); d > 5*time.Second {
+		t.Errorf("writing %d events took %v with the server down", total, d)
+	}
+	mid := s.Stats()
+	if mid.Dropped[clickhouse.DropSpoolFull] == 0 {
+		t.Errorf("no spool_full drops with a 1 MiB spool: %+v", mid)
+	}
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	st := s.Stats()
+	t.Logf("stats %+v", st)
+	if st.Enqueued != total || st.Sent != 0 || st.Enqueued != st.Sent+st.DroppedTotal()+st.Pending || st.Pending != 0 {
+		t.Errorf("stats %+v: want in = out + dropped with nothing pending", st)
+	}
+	if st.Dropped[clickhouse.DropShutdown] == 0 || st.Dropped[clickhouse.DropSpoolFull] == 0 {
+		t.Errorf("stats %+v: want spool_full and shutdown drops", st)
+	}
+}
+
+// TestSchemaIdempotent: migrating twice (two sensors) gives one schema and
+// one record per migration.
+func TestSchemaIdempotent(t *testing.T) {
+	addr := serverAddr(t)
+	db, conn := testDB(t, addr)
+	for i := 0; i < 2; i++ {
+		cfg := clickhouse.DefaultConfig()
+		cfg.Addr, cfg.Database = addr, db
+		s, err := clickhouse.New(cfg, clickhouse.Deps{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		s.Start()
+		s.Write(newEventGen(fmt.Sprint("idem", i)).batch(10))
+		if err := s.Close(); err != nil {
+			t.Fatal(err)
+		}
+		if st := s.Stats(); st.Sent != 10 {
+			t.Fatalf("run %d: %+v", i, st)
+		}
+	}
+	var n, v uint64
+	conn.QueryRow(context.Background(), "SELECT count(), uniqExact(version) FROM "+db+".schema_migrations").Scan(&n, &v)
+	if n != v || n != uint64(len(clickhouse.Migrations())) {
+		t.Errorf("schema_migrations: %d rows, %d versions", n, v)
+	}
+	var tables uint64
+	conn.QueryRow(context.Background(), "SELECT count() FROM system.tables WHERE database = ?", db).Scan(&tables)
+	want := len(clickhouse.EventTables) + 2*len(clickhouse.RollupTables) + 1
+	if int(tables) != want {
+		t.Errorf("%d tables, want %d", tables, want)
+	}
+}

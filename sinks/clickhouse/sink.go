@@ -1,0 +1,610 @@
+package clickhouse
+
+import (
+	"bytes"
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/ClickHouse/clickhouse-go/v2"
+	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
+
+	"github.com/nunchi-sensor/nunchi/detect"
+	"github.com/nunchi-sensor/nunchi/sinks"
+)
+
+// Drop reasons (the dropped counter's label).
+const (
+	DropSpoolFull  = "spool_full" // the spool refused a batch (bound reached or write error)
+	DropRejected   = "rejected"   // the server refused the rows MaxAttempts times with a non-transient error
+	DropMalformed  = "malformed"  // a spooled line that is not an event (a damaged record)
+	DropNoTable    = "no_table"   // an event_type without a table (a type newer than the schema)
+	DropShutdown   = "shutdown"   // left in a memory spool at exit with the server unreachable
+	dropReasonsLen = 5
+)
+
+var dropReasons = [dropReasonsLen]string{DropSpoolFull, DropRejected, DropMalformed, DropNoTable, DropShutdown}
+
+// Deps are the sink's collaborators.
+type Deps struct {
+	Log *slog.Logger
+	// Spool holds batches the server cannot take now; nil = a MemSpool of
+	// 256 MiB.
+	Spool Spool
+	// TLS is used when Config.Secure is set (nil = system roots).
+	TLS *tls.Config
+}
+
+// Stats are the sink's counters, in events. After Close with the server
+// reachable: Enqueued + Recovered = Sent + ΣDropped + Pending, and Pending is what a
+// disk spool keeps for the next run (0 otherwise).
+type Stats struct {
+	Enqueued  uint64            `json:"enqueued"`  // accepted by Write
+	Recovered uint64            `json:"recovered"` // found in the spool from an earlier run and delivered or dropped
+	Sent      uint64            `json:"sent"`      // inserted (acknowledged by the server)
+	Retried   uint64            `json:"retried"`   // events in re-attempted inserts (one event may count several times)
+	Spooled   uint64            `json:"spooled"`   // events that went through the spool
+	Dropped   map[string]uint64 `json:"dropped"`
+	Pending   uint64            `json:"pending"` // in memory or in the spool, not yet sent
+	Inserts   uint64            `json:"inserts"` // INSERT statements acknowledged
+	Failures  uint64            `json:"failures"`
+	Dialect   string            `json:"dialect"`
+}
+
+// DroppedTotal sums Dropped.
+func (s Stats) DroppedTotal() uint64 {
+	var n uint64
+	for _, v := range s.Dropped {
+		n += v
+	}
+	return n
+}
+
+type batch struct {
+	data      []byte // JSON lines
+	n         int    // events
+	fromSpool bool
+	recovered bool // from an earlier run's spool
+}
+
+// Sink inserts events into ClickHouse. Write, Flush and Close come from
+// the fan-out worker (one goroutine); one sender goroutine talks to the
+// server. See doc.go.
+type Sink struct {
+	cfg   Config
+	log   *slog.Logger
+	spool Spool
+	tls   *tls.Config
+
+	// writer side
+	cur      []byte
+	curN     int
+	curFirst time.Time
+	ch       chan batch
+	signal   chan struct{} // spool has data
+	closing  chan struct{}
+	done     chan struct{}
+	started  bool
+	closed   bool
+
+	// sender side
+	conn         driver.Conn
+	dialect      Dialect
+	tables       map[string]*table
+	retentionSet bool
+	preexisting  int // records in the spool at Start from an earlier run, not yet popped
+
+	enqueued, recovered, sent, retried, spooled, inserts, failures atomic.Uint64
+	memPending, spoolPending                                       atomic.Int64
+	dropped                                                        [dropReasonsLen]atomic.Uint64
+	dialectName                                                    atomic.Value
+	errLogged                                                      atomic.Int64
+	closeOnce                                                      sync.Once
+}
+
+var _ sinks.Sink = (*Sink)(nil)
+
+// New validates cfg and allocates the sink; it opens nothing (Start does).
+func New(cfg Config, deps Deps) (*Sink, error) {
+	if cfg.Addr == "" {
+		return nil, errors.New("sinks/clickhouse: no address")
+	}
+	if err := cfg.Validate(); err != nil {
+		return nil, fmt.Errorf("sinks/clickhouse: %w", err)
+	}
+	s := &Sink{cfg: cfg, log: deps.Log, spool: deps.Spool, tls: deps.TLS,
+		ch: make(chan batch, cfg.QueueBatches), signal: make(chan struct{}, 1),
+		closing: make(chan struct{}), done: make(chan struct{}), tables: map[string]*table{}}
+	if s.log == nil {
+		s.log = slog.New(slog.DiscardHandler)
+	}
+	if s.spool == nil {
+		s.spool = NewMemSpool(256 << 20)
+	}
+	s.dialectName.Store("")
+	return s, nil
+}
+
+// Start starts the sender. It does not wait for the server: until it
+// answers, batches go to the spool.
+func (s *Sink) Start() {
+	if s.started {
+		return
+	}
+	s.started = true
+	s.preexisting = s.spool.Len()
+	go s.run()
+}
+
+// Name implements sinks.Sink.
+func (s *Sink) Name() string { return "clickhouse" }
+
+// Write implements sinks.Sink: it encodes the events (the JSON carries
+// event_id) and hands full batches on. It never waits for the server.
+func (s *Sink) Write(events []*detect.Event) error {
+	if s.closed {
+		return errors.New("sinks/clickhouse: write after close")
+	}
+	for _, e := range events {
+		if s.curN == 0 {
+			s.curFirst = time.Now()
+			if s.cur == nil {
+				s.cur = make([]byte, 0, 1<<20)
+			}
+		}
+		s.cur = e.AppendJSON(s.cur)
+		s.cur = append(s.cur, '\n')
+		s.curN++
+		if s.curN >= s.cfg.BatchSize {
+			s.dispatch()
+		}
+	}
+	s.enqueued.Add(uint64(len(events)))
+	return nil
+}
+
+// Flush implements sinks.Sink: a batch older than BatchAge goes out.
+func (s *Sink) Flush() error {
+	if s.curN > 0 && time.Since(s.curFirst) >= s.cfg.BatchAge {
+		s.dispatch()
+	}
+	return nil
+}
+
+// dispatch hands the current batch to the sender, or to the spool when the
+// spool already holds batches (order) or the sender's queue is full.
+func (s *Sink) dispatch() {
+	if s.curN == 0 {
+		return
+	}
+	b := batch{data: s.cur, n: s.curN}
+	s.cur, s.curN = nil, 0
+	s.memPending.Add(int64(b.n))
+	if s.spool.Len() == 0 {
+		select {
+		case s.ch <- b:
+			return
+		default:
+		}
+	}
+	s.memPending.Add(-int64(b.n))
+	s.toSpool(b)
+}
+
+func (s *Sink) toSpool(b batch) {
+	if err := s.spool.Append(b.data); err != nil {
+		s.drop(DropSpoolFull, b.n)
+		if !errors.Is(err, ErrSpoolFull) {
+			s.logErr("spool append failed", err)
+		}
+		return
+	}
+	s.spooled.Add(uint64(b.n))
+	s.spoolPending.Add(int64(b.n))
+	select {
+	case s.signal <- struct{}{}:
+	default:
+	}
+}
+
+func (s *Sink) drop(reason string, n int) {
+	for i, r := range dropReasons {
+		if r == reason {
+			s.dropped[i].Add(uint64(n))
+			return
+		}
+	}
+}
+
+// Close implements sinks.Sink: the last batch goes out, the sender drains
+// its queue and the spool (trying an unreachable server for CloseTimeout),
+// and what is left stays in the spool.
+func (s *Sink) Close() error {
+	var err error
+	s.closeOnce.Do(func() {
+		s.dispatch()
+		s.closed = true
+		close(s.ch)
+		close(s.closing)
+		if s.started {
+			<-s.done
+		} else {
+			for b := range s.ch {
+				s.memPending.Add(-int64(b.n))
+				s.toSpool(b)
+			}
+		}
+		if _, isMem := s.spool.(*MemSpool); isMem {
+			if left := s.spoolPending.Load(); left > 0 {
+				s.drop(DropShutdown, int(left))
+				s.spoolPending.Store(0)
+			}
+		}
+		err = s.spool.Close()
+		if s.conn != nil {
+			err = errors.Join(err, s.conn.Close())
+		}
+	})
+	return err
+}
+
+// Stats returns the counters.
+func (s *Sink) Stats() Stats {
+	st := Stats{Enqueued: s.enqueued.Load(), Recovered: s.recovered.Load(), Sent: s.sent.Load(),
+		Retried: s.retried.Load(), Spooled: s.spooled.Load(), Inserts: s.inserts.Load(),
+		Failures: s.failures.Load(), Dropped: map[string]uint64{}, Dialect: s.dialectName.Load().(string)}
+	for i, r := range dropReasons {
+		if v := s.dropped[i].Load(); v > 0 {
+			st.Dropped[r] = v
+		}
+	}
+	if p := s.memPending.Load() + s.spoolPending.Load(); p > 0 {
+		st.Pending = uint64(p)
+	}
+	return st
+}
+
+// run is the sender: the in-memory queue first (its batches are older than
+// anything in the spool), then the spool, one batch at a time.
+func (s *Sink) run() {
+	defer close(s.done)
+	retention := time.NewTicker(s.cfg.RetentionCheck)
+	defer retention.Stop()
+	chOpen := true
+	for {
+		var b batch
+		got := false
+		if chOpen {
+			select {
+			case b, chOpen = <-s.ch:
+				got = chOpen
+			default:
+			}
+		}
+		if !got {
+			rec, ok, err := s.spool.Peek()
+			if err != nil {
+				s.logErr("spool read failed", err)
+			}
+			if ok {
+				b = batch{data: rec, n: bytes.Count(rec, []byte{'\n'}), fromSpool: true, recovered: s.preexisting > 0}
+				got = true
+			}
+		}
+		if !got {
+			if !chOpen {
+				return
+			}
+			select {
+			case b, chOpen = <-s.ch:
+				got = chOpen
+			case <-s.signal:
+			case <-retention.C:
+				s.applyRetention()
+			}
+			if !got {
+				continue
+			}
+		}
+		if !s.deliver(b) {
+			// Shutting down with the server unreachable: keep the rest in the spool.
+			if !b.fromSpool {
+				s.memPending.Add(-int64(b.n))
+				s.toSpool(b)
+			}
+			if chOpen {
+				for rest := range s.ch {
+					s.memPending.Add(-int64(rest.n))
+					s.toSpool(rest)
+				}
+			}
+			return
+		}
+		if b.fromSpool {
+			if err := s.spool.Pop(); err != nil {
+				s.logErr("spool pop failed", err)
+			}
+			if b.recovered {
+				s.preexisting--
+				s.recovered.Add(uint64(b.n))
+			} else {
+				s.spoolPending.Add(-int64(b.n))
+			}
+		} else {
+			s.memPending.Add(-int64(b.n))
+		}
+	}
+}
+
+// deliver inserts one batch, retrying with exponential backoff. It returns
+// false when the sink is closing and the server stayed unreachable past
+// CloseTimeout (the batch is not delivered).
+func (s *Sink) deliver(b batch) bool {
+	backoff := s.cfg.RetryMin
+	var deadline time.Time
+	attempts := map[string]int{}
+	var built map[string]*table
+	first := true
+	for {
+		if deadline.IsZero() {
+			select {
+			case <-s.closing:
+				deadline = time.Now().Add(s.cfg.CloseTimeout)
+			default:
+			}
+		}
+		err := s.ready()
+		if err == nil {
+			if built == nil {
+				built = s.build(b)
+			}
+			if !first {
+				n := 0
+				for _, t := range built {
+					n += t.rows
+				}
+				s.retried.Add(uint64(n))
+			}
+			first = false
+			err = s.insertAll(built, attempts)
+			if err == nil {
+				return true
+			}
+		}
+		s.failures.Add(1)
+		s.logErr("insert failed; retrying", err)
+		if !deadline.IsZero() && time.Now().After(deadline) {
+			return false
+		}
+		wait := time.NewTimer(backoff)
+		select {
+		case <-wait.C:
+		case <-s.closing:
+			wait.Stop()
+			if deadline.IsZero() {
+				deadline = time.Now().Add(s.cfg.CloseTimeout)
+			}
+			// Closing: keep the backoff short so the grace period is used.
+			time.Sleep(min(backoff, 200*time.Millisecond))
+		}
+		backoff = min(backoff*2, s.cfg.RetryMax)
+	}
+}
+
+// build flattens a batch into its tables. Tables already fully sent stay out.
+func (s *Sink) build(b batch) map[string]*table {
+	out := map[string]*table{}
+	for _, t := range s.tables {
+		t.reset()
+	}
+	data := b.data
+	for len(data) > 0 {
+		line := data
+		if i := bytes.IndexByte(data, '\n'); i >= 0 {
+			line, data = data[:i], data[i+1:]
+		} else {
+			data = nil
+		}
+		if len(line) == 0 {
+			continue
+		}
+		typ := eventType(line)
+		t := s.tables[typ]
+		if t == nil {
+			if typ == "" {
+				s.drop(DropMalformed, 1)
+			} else {
+				s.drop(DropNoTable, 1)
+			}
+			continue
+		}
+		if err := t.addRow(line); err != nil {
+			s.drop(DropMalformed, 1)
+			continue
+		}
+		out[typ] = t
+	}
+	return out
+}
+
+// insertAll inserts every table of a built batch that is not done yet;
+// a table the server keeps refusing is dropped after MaxAttempts.
+func (s *Sink) insertAll(built map[string]*table, attempts map[string]int) error {
+	var errs []error
+	for name, t := range built {
+		err := s.insert(t)
+		if err == nil {
+			s.sent.Add(uint64(t.rows))
+			s.inserts.Add(1)
+			delete(built, name)
+			continue
+		}
+		var ex *clickhouse.Exception
+		if errors.As(err, &ex) && !transientCode(ex.Code) {
+			attempts[name]++
+			if ex.Code == 60 || ex.Code == 16 { // UNKNOWN_TABLE, NO_SUCH_COLUMN_IN_TABLE: schema changed; look again
+				s.resetConn()
+			}
+			if attempts[name] >= s.cfg.MaxAttempts {
+				s.drop(DropRejected, t.rows)
+				s.logErr("rows rejected by the server; dropped", fmt.Errorf("table %s: %w", name, err))
+				delete(built, name)
+				continue
+			}
+		} else {
+			s.resetConn()
+		}
+		errs = append(errs, fmt.Errorf("%s: %w", name, err))
+	}
+	return errors.Join(errs...)
+}
+
+// transientCode reports server error codes worth retrying without limit
+// on the same batch: overload and timeouts, not bad data.
+func transientCode(code int32) bool {
+	switch code {
+	case 159, 160, 164, 202, 203, 209, 210, 241, 242, 252, 319, 425:
+		// TIMEOUT_EXCEEDED, TOO_SLOW, READONLY, TOO_MANY_SIMULTANEOUS_QUERIES, NO_FREE_CONNECTION,
+		// SOCKET_TIMEOUT, NETWORK_ERROR, MEMORY_LIMIT_EXCEEDED, TABLE_IS_READ_ONLY, TOO_MANY_PARTS,
+		// UNKNOWN_STATUS_OF_INSERT, SYSTEM_ERROR
+		return true
+	}
+	return false
+}
+
+func (s *Sink) insert(t *table) error {
+	ctx, cancel := context.WithTimeout(context.Background(), s.cfg.InsertTimeout)
+	defer cancel()
+	cols := t.columnNames()
+	q := "INSERT INTO " + quoteIdent(s.cfg.Database) + "." + quoteIdent(t.name) + " (" + strings.Join(cols, ", ") + ")"
+	bt, err := s.conn.PrepareBatch(ctx, q)
+	if err != nil {
+		return err
+	}
+	for i, c := range t.cols {
+		if err := bt.Column(i).Append(c.values()); err != nil {
+			bt.Abort()
+			return fmt.Errorf("column %s: %w", c.name, err)
+		}
+	}
+	return bt.Send()
+}
+
+func (s *Sink) resetConn() {
+	if s.conn != nil {
+		s.conn.Close()
+		s.conn = nil
+	}
+}
+
+// ready connects, picks the dialect, migrates and reads the tables' columns.
+func (s *Sink) ready() error {
+	if s.conn != nil {
+		return nil
+	}
+	opts := &clickhouse.Options{
+		Addr:         []string{s.cfg.Addr},
+		Auth:         clickhouse.Auth{Database: "default", Username: s.cfg.Username, Password: s.cfg.Password},
+		DialTimeout:  s.cfg.DialTimeout,
+		ReadTimeout:  s.cfg.InsertTimeout,
+		Compression:  &clickhouse.Compression{Method: clickhouse.CompressionLZ4},
+		MaxOpenConns: 2, MaxIdleConns: 1,
+	}
+	if s.cfg.Secure {
+		opts.TLS = s.tls
+		if opts.TLS == nil {
+			opts.TLS = &tls.Config{}
+		}
+	}
+	conn, err := Connect(context.Background(), opts)
+	if err != nil {
+		return err
+	}
+	v, err := conn.ServerVersion()
+	if err != nil {
+		conn.Close()
+		return err
+	}
+	d := DialectFor(int(v.Version.Major), int(v.Version.Minor))
+	if d.ExperimentalLC {
+		conn.Close()
+		opts.Settings = clickhouse.Settings{"allow_experimental_low_cardinality_type": 1}
+		if conn, err = Connect(context.Background(), opts); err != nil {
+			return err
+		}
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), s.cfg.InsertTimeout)
+	defer cancel()
+	n, err := migrate(ctx, conn, s.cfg.Database, d)
+	if err != nil {
+		conn.Close()
+		return err
+	}
+	if n > 0 {
+		s.log.Info("clickhouse schema migrated", "migrations", n, "dialect", d.Name, "server", v.Version)
+	}
+	cols, err := describe(ctx, conn, s.cfg.Database)
+	if err != nil {
+		conn.Close()
+		return err
+	}
+	tables := map[string]*table{}
+	for _, name := range EventTables {
+		tables[name] = newTable(name, cols[name])
+	}
+	s.conn, s.dialect, s.tables = conn, d, tables
+	s.dialectName.Store(d.Name)
+	if !s.retentionSet {
+		s.retentionSet = true
+		s.applyRetention()
+	}
+	return nil
+}
+
+// Connect opens a connection pool and checks that the server answers.
+func Connect(ctx context.Context, opts *clickhouse.Options) (driver.Conn, error) {
+	conn, err := clickhouse.Open(opts)
+	if err != nil {
+		return nil, err
+	}
+	if err := conn.Ping(ctx); err != nil {
+		conn.Close()
+		return nil, err
+	}
+	return conn, nil
+}
+
+// describe returns the columns of every event table.
+func describe(ctx context.Context, conn driver.Conn, db string) (map[string][]Column, error) {
+	rows, err := conn.Query(ctx, "SELECT table, name, type, default_kind FROM system.columns WHERE database = ?", db)
+	if err != nil {
+		return nil, fmt.Errorf("read columns: %w", err)
+	}
+	defer rows.Close()
+	out := map[string][]Column{}
+	for rows.Next() {
+		var table, name, typ, dk string
+		if err := rows.Scan(&table, &name, &typ, &dk); err != nil {
+			return nil, err
+		}
+		if dk == "MATERIALIZED" || dk == "ALIAS" {
+			continue
+		}
+		out[table] = append(out[table], Column{Name: name, Type: typ})
+	}
+	return out, rows.Err()
+}
+
+// logErr logs at most one error per second; the counters carry the rest.
+func (s *Sink) logErr(msg string, err error) {
+	now := time.Now().Unix()
+	if last := s.errLogged.Load(); now > last && s.errLogged.CompareAndSwap(last, now) {
+		s.log.Error(msg, "err", err)
+	}
+}
