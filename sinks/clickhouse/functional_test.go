@@ -520,24 +520,30 @@ func TestSinkKilledMidStream(t *testing.T) {
 	s.Start()
 	const total = 40000
 	gen := newEventGen("midstream")
-	killed := false
-	for i := 0; i < total; i += 250 {
+	write := func(n int) {
 		start := time.Now()
-		if err := s.Write(gen.batch(250)); err != nil {
+		if err := s.Write(gen.batch(n)); err != nil {
 			t.Fatal(err)
 		}
 		if d := time.Since(start); d > time.Second {
-			t.Errorf("Write blocked %v with the server down", d)
-		}
-		if !killed && s.Stats().Sent > 0 {
-			kill()
-			killed = true
-			go func() { time.Sleep(2 * time.Second); restart() }()
+			t.Errorf("Write blocked %v", d)
 		}
 	}
-	if !killed {
-		t.Fatal("the server was never killed: nothing was sent before the end")
+	write(5000)
+	for i := 0; s.Stats().Sent == 0; i++ {
+		if i > 200 {
+			t.Fatalf("nothing sent in 10 s: %+v", s.Stats())
+		}
+		time.Sleep(50 * time.Millisecond)
 	}
+	kill()
+	restarted := make(chan struct{})
+	go func() { time.Sleep(2 * time.Second); restart(); close(restarted) }()
+	for i := 5000; i < total; i += 1000 {
+		write(1000)
+		time.Sleep(60 * time.Millisecond) // the stream goes on while the server is away and after it returns
+	}
+	<-restarted
 	if err := s.Close(); err != nil {
 		t.Fatal(err)
 	}
