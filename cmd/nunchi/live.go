@@ -19,6 +19,7 @@ func newLiveCmd(stdout, stderr io.Writer) *cobra.Command {
 		bpf       string
 		source    string
 		fanout    string
+		metrics   string
 	)
 	cmd := &cobra.Command{
 		Use:   "live -i IFACE [-i IFACE]...",
@@ -57,6 +58,9 @@ sockets are open.`,
 			if f.Changed("fanout") {
 				cfg.Capture.Fanout = fanout
 			}
+			if f.Changed("metrics") {
+				cfg.Metrics.Listen = metrics
+			}
 			if err := cfg.Check(); err != nil {
 				return err
 			}
@@ -74,5 +78,6 @@ sockets are open.`,
 	f.StringVar(&bpf, "bpf", "", "tcpdump filter expression; config capture.bpf")
 	f.StringVar(&source, "source", "afpacket", "afpacket or pcap (libpcap builds); config capture.live.source")
 	f.StringVar(&fanout, "fanout", "hash", "fanout mode: hash, cpu or lb; config capture.fanout")
+	f.StringVar(&metrics, "metrics", "", "serve Prometheus metrics and health on this address; config metrics.listen")
 	return cmd
 }

@@ -68,6 +68,8 @@ func newReplayCmd(stdout, stderr io.Writer) *cobra.Command {
 		speed     float64
 		progress  string
 		ruleFiles []string
+		report    string
+		metrics   string
 	)
 	cmd := &cobra.Command{
 		Use:   "replay FILE...",
@@ -90,6 +92,12 @@ func newReplayCmd(stdout, stderr io.Writer) *cobra.Command {
 			if cmd.Flags().Changed("rules") {
 				cfg.Rules.Files = ruleFiles
 			}
+			if cmd.Flags().Changed("report") {
+				cfg.Report.Path = report
+			}
+			if cmd.Flags().Changed("metrics") {
+				cfg.Metrics.Listen = metrics
+			}
 			if err := cfg.Check(); err != nil {
 				return err
 			}
@@ -108,6 +116,8 @@ func newReplayCmd(stdout, stderr io.Writer) *cobra.Command {
 	cmd.Flags().Float64Var(&speed, "speed", 0, "pacing: 0 = as fast as possible, 1 = original timing, 10 = 10x; config capture.speed")
 	cmd.Flags().StringVar(&progress, "progress", "auto", "progress line on stderr: auto (when a terminal), always, never")
 	cmd.Flags().StringArrayVar(&ruleFiles, "rules", nil, "rules or list file, any supported format (repeatable); config rules.files")
+	cmd.Flags().StringVar(&report, "report", "", "write a self-contained HTML report of the run here; config report.path")
+	cmd.Flags().StringVar(&metrics, "metrics", "", "serve Prometheus metrics and health on this address; config metrics.listen")
 	return cmd
 }
 

@@ -28,6 +28,7 @@ type Config struct {
 	Inject  InjectConfig            `yaml:"inject"`
 	Sinks   SinksConfig             `yaml:"sinks"`
 	Metrics MetricsConfig           `yaml:"metrics"`
+	Report  ReportConfig            `yaml:"report"`
 	Stats   StatsConfig             `yaml:"stats"`
 	Log     LogConfig               `yaml:"log"`
 }
@@ -110,11 +111,6 @@ type SinksConfig struct {
 	JSONL             jsonl.Config     `yaml:"jsonl"`
 	Kafka             KafkaConfig      `yaml:"kafka"`
 	ClickHouse        ClickHouseConfig `yaml:"clickhouse"`
-}
-
-// MetricsConfig is the metrics endpoint.
-type MetricsConfig struct {
-	Listen string `yaml:"listen"`
 }
 
 // StatsConfig controls stats events.

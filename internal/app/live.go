@@ -9,6 +9,7 @@ import (
 	"os/user"
 	"runtime"
 	"strconv"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -86,6 +87,14 @@ func Live(ctx context.Context, cfg Config, opts LiveOptions, log *slog.Logger) (
 		OnStarted:       opts.OnStarted,
 	}, sources, log, fan, fan)
 
+	var running atomic.Bool
+	stopMetrics, err := startMetrics(ctx, cfg.Metrics, lv.Stats, running.Load, log)
+	if err != nil {
+		fan.Stop(context.Background())
+		return pipeline.Stats{}, err
+	}
+	defer stopMetrics()
+
 	holder, stopRules, err := startRules(ctx, cfg.Rules, log)
 	if err != nil {
 		fan.Stop(context.Background())
@@ -96,7 +105,9 @@ func Live(ctx context.Context, cfg Config, opts LiveOptions, log *slog.Logger) (
 
 	log.Info("live capture started", "interfaces", cfg.Capture.Interfaces, "shards", len(sources),
 		"source", cfg.Capture.Live.Source, "bpf", cfg.Capture.BPF)
+	running.Store(true)
 	runErr := lv.Run(ctx)
+	running.Store(false)
 	grace := opts.ShutdownGrace
 	if grace <= 0 {
 		grace = 30 * time.Second

@@ -217,14 +217,10 @@ func testLiveEqualsReplay(t *testing.T, source string, shards int) {
 	if st.Capture.Frames != rst.Capture.Frames || st.Capture.Frames != st.Capture.KernelPackets {
 		t.Errorf("frames: live %d (kernel %d), tcpdump %d", st.Capture.Frames, st.Capture.KernelPackets, rst.Capture.Frames)
 	}
-	busy := 0
-	for _, s := range st.Capture.Sockets {
-		if s.Packets > 0 {
-			busy++
-		}
-	}
-	if busy < shards {
-		t.Errorf("fanout: only %d of %d sockets received packets: %+v", busy, len(st.Capture.Sockets), st.Capture.Sockets)
+	// (How the 7 flows spread over the sockets is chance: the fanout test
+	// below checks the spread with enough flows.)
+	if len(st.Capture.Sockets) != shards {
+		t.Errorf("%d sockets, want %d", len(st.Capture.Sockets), shards)
 	}
 
 	live, replay := normalisedEvents(t, liveOut), normalisedEvents(t, replayOut)

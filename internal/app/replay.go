@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/signal"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -51,6 +52,14 @@ func Replay(ctx context.Context, cfg Config, opts ReplayOptions, log *slog.Logge
 		StatsInterval: cfg.Stats.Interval,
 	}, log, fan, fan)
 
+	var running atomic.Bool
+	stopMetrics, err := startMetrics(ctx, cfg.Metrics, rp.Stats, running.Load, log)
+	if err != nil {
+		fan.Stop(context.Background())
+		return pipeline.Stats{}, err
+	}
+	defer stopMetrics()
+
 	holder, stopRules, err := startRules(ctx, cfg.Rules, log)
 	if err != nil {
 		fan.Stop(context.Background())
@@ -63,7 +72,9 @@ func Replay(ctx context.Context, cfg Config, opts ReplayOptions, log *slog.Logge
 	if opts.Progress != nil {
 		stopProgress = startProgress(opts.Progress, &rp.Progress)
 	}
+	running.Store(true)
 	runErr := rp.Run(ctx, opts.Files)
+	running.Store(false)
 	if stopProgress != nil {
 		stopProgress()
 	}

@@ -25,7 +25,7 @@ func buildSinks(cfg Config, stdout io.Writer) ([]sinks.Sink, error) {
 		}
 		list = append(list, s)
 	}
-	for _, build := range []func(Config) ([]sinks.Sink, error){kafkaSinks, clickhouseSinks} {
+	for _, build := range []func(Config) ([]sinks.Sink, error){kafkaSinks, clickhouseSinks, reportSinks} {
 		s, err := build(cfg)
 		if err != nil {
 			return fail(err)
