@@ -23,8 +23,9 @@ type ClickHouseConfig struct {
 	Username string `yaml:"username"`
 	// PasswordFile holds the password (one line); "" = no password.
 	PasswordFile string `yaml:"password_file"`
-	// SpoolDir is the on-disk spool for batches the server cannot take now;
-	// "" = a memory spool of spool_max_bytes (lost at exit, counted).
+	// SpoolDir is the on-disk spool (sinks/spool) for batches the server
+	// cannot take now, kept across restarts; "" = a memory spool of
+	// spool_max_bytes (what it holds at exit is lost, counted).
 	SpoolDir      string          `yaml:"spool_dir"`
 	SpoolMaxBytes config.ByteSize `yaml:"spool_max_bytes"`
 	TLS           ClickHouseTLS   `yaml:"tls"`
@@ -62,10 +63,6 @@ func (c ClickHouseConfig) Validate() error {
 	errs := []error{c.sinkConfig("").Validate()}
 	if c.SpoolMaxBytes < 1<<20 {
 		errs = append(errs, fmt.Errorf("spool_max_bytes: must be >= 1MiB, got %d", c.SpoolMaxBytes))
-	}
-	if c.SpoolDir != "" {
-		// TODO(clickhouse): use sinks/spool (bounded on-disk segments) once it lands.
-		errs = append(errs, errors.New("spool_dir: the on-disk spool is not part of this build yet (leave it empty for a memory spool)"))
 	}
 	if c.TLS.CAFile != "" && !c.TLS.Enabled {
 		errs = append(errs, errors.New("tls.ca_file: set tls.enabled too"))
@@ -133,12 +130,20 @@ func clickhouseSinks(cfg Config) ([]sinks.Sink, error) {
 	if err != nil {
 		return nil, err
 	}
+	c := cfg.Sinks.ClickHouse
+	var sp clickhouse.Spool = clickhouse.NewMemSpool(int64(c.SpoolMaxBytes))
+	if c.SpoolDir != "" {
+		if sp, err = clickhouse.OpenDiskSpool(c.SpoolDir, int64(c.SpoolMaxBytes)); err != nil {
+			return nil, err
+		}
+	}
 	s, err := clickhouse.New(sc, clickhouse.Deps{
 		Log:   NewLogger(cfg.Log, os.Stderr).With("sink", "clickhouse"),
-		Spool: clickhouse.NewMemSpool(int64(cfg.Sinks.ClickHouse.SpoolMaxBytes)),
+		Spool: sp,
 		TLS:   tc,
 	})
 	if err != nil {
+		sp.Close()
 		return nil, err
 	}
 	s.Start()

@@ -564,42 +564,56 @@ func TestSinkKilledMidStream(t *testing.T) {
 	t.Logf("%d rows for %d events (%d duplicates from retried batches)", rows, total, rows-distinct)
 }
 
-// TestSpoolLimitDrops: with the server unreachable, the spool fills and
-// further batches are dropped and counted; Write never waits.
+// TestSpoolLimitDrops: with the server unreachable, the spool (memory or
+// disk) fills and further batches are dropped and counted; Write never waits.
 func TestSpoolLimitDrops(t *testing.T) {
-	cfg := clickhouse.DefaultConfig()
-	cfg.Addr = "127.0.0.1:1" // nothing listens
-	cfg.BatchSize, cfg.QueueBatches = 100, 1
-	cfg.RetryMin, cfg.RetryMax, cfg.CloseTimeout = 10*time.Millisecond, 50*time.Millisecond, 100*time.Millisecond
-	cfg.DialTimeout = 200 * time.Millisecond
-	s, err := clickhouse.New(cfg, clickhouse.Deps{Spool: clickhouse.NewMemSpool(1 << 20)})
-	if err != nil {
-		t.Fatal(err)
-	}
-	s.Start()
-	gen := newEventGen("spool-limit")
-	const total = 20000
-	start := time.Now()
-	for i := 0; i < total; i += 100 {
-		s.Write(gen.batch(100))
-	}
-	if d := time.Since(start); d > 5*time.Second {
-		t.Errorf("writing %d events took %v with the server down", total, d)
-	}
-	mid := s.Stats()
-	if mid.Dropped[clickhouse.DropSpoolFull] == 0 {
-		t.Errorf("no spool_full drops with a 1 MiB spool: %+v", mid)
-	}
-	if err := s.Close(); err != nil {
-		t.Fatal(err)
-	}
-	st := s.Stats()
-	t.Logf("stats %+v", st)
-	if st.Enqueued != total || st.Sent != 0 || st.Enqueued != st.Sent+st.DroppedTotal()+st.Pending || st.Pending != 0 {
-		t.Errorf("stats %+v: want in = out + dropped with nothing pending", st)
-	}
-	if st.Dropped[clickhouse.DropShutdown] == 0 || st.Dropped[clickhouse.DropSpoolFull] == 0 {
-		t.Errorf("stats %+v: want spool_full and shutdown drops", st)
+	for _, disk := range []bool{false, true} {
+		t.Run(fmt.Sprint("disk=", disk), func(t *testing.T) {
+			cfg := clickhouse.DefaultConfig()
+			cfg.Addr = "127.0.0.1:1" // nothing listens
+			cfg.BatchSize, cfg.QueueBatches = 100, 1
+			cfg.RetryMin, cfg.RetryMax, cfg.CloseTimeout = 10*time.Millisecond, 50*time.Millisecond, 100*time.Millisecond
+			cfg.DialTimeout = 200 * time.Millisecond
+			var sp clickhouse.Spool = clickhouse.NewMemSpool(1 << 20)
+			if disk {
+				d, err := clickhouse.OpenDiskSpool(t.TempDir(), 1<<20)
+				if err != nil {
+					t.Fatal(err)
+				}
+				sp = d
+			}
+			s, err := clickhouse.New(cfg, clickhouse.Deps{Spool: sp})
+			if err != nil {
+				t.Fatal(err)
+			}
+			s.Start()
+			gen := newEventGen("spool-limit")
+			const total = 20000
+			start := time.Now()
+			for i := 0; i < total; i += 100 {
+				s.Write(gen.batch(100))
+			}
+			if d := time.Since(start); d > 5*time.Second {
+				t.Errorf("writing %d events took %v with the server down", total, d)
+			}
+			if mid := s.Stats(); mid.Dropped[clickhouse.DropSpoolFull] == 0 {
+				t.Errorf("no spool_full drops with a 1 MiB spool: %+v", mid)
+			}
+			if err := s.Close(); err != nil {
+				t.Fatal(err)
+			}
+			st := s.Stats()
+			t.Logf("stats %+v", st)
+			if st.Enqueued != total || st.Sent != 0 || st.Enqueued != st.Sent+st.DroppedTotal()+st.Pending {
+				t.Errorf("stats %+v: want in = out + dropped + pending", st)
+			}
+			if disk && (st.Pending == 0 || st.Dropped[clickhouse.DropShutdown] != 0) {
+				t.Errorf("disk spool: %+v, want the spooled events pending for the next run", st)
+			}
+			if !disk && (st.Pending != 0 || st.Dropped[clickhouse.DropShutdown] == 0) {
+				t.Errorf("memory spool: %+v, want what it held dropped(shutdown)", st)
+			}
+		})
 	}
 }
 
@@ -634,5 +648,54 @@ func TestSchemaIdempotent(t *testing.T) {
 	want := len(clickhouse.EventTables) + 2*len(clickhouse.RollupTables) + 1
 	if int(tables) != want {
 		t.Errorf("%d tables, want %d", tables, want)
+	}
+}
+
+// TestDiskSpoolSurvivesRestart: a sensor that stops while the server is
+// unreachable leaves its batches in the disk spool (sinks/spool); the next
+// run delivers them first, counted as recovered.
+func TestDiskSpoolSurvivesRestart(t *testing.T) {
+	addr := serverAddr(t)
+	db, conn := testDB(t, addr)
+	dir := t.TempDir()
+	run := func(addr string, events int, gen *eventGen) clickhouse.Stats {
+		cfg := clickhouse.DefaultConfig()
+		cfg.Addr, cfg.Database = addr, db
+		cfg.BatchSize = 400
+		cfg.RetryMin, cfg.RetryMax, cfg.CloseTimeout, cfg.DialTimeout = 10*time.Millisecond, 50*time.Millisecond, 300*time.Millisecond, 200*time.Millisecond
+		sp, err := clickhouse.OpenDiskSpool(dir, 64<<20)
+		if err != nil {
+			t.Fatal(err)
+		}
+		s, err := clickhouse.New(cfg, clickhouse.Deps{Spool: sp})
+		if err != nil {
+			t.Fatal(err)
+		}
+		s.Start()
+		for i := 0; i < events; i += 100 {
+			s.Write(gen.batch(100))
+		}
+		if err := s.Close(); err != nil {
+			t.Fatal(err)
+		}
+		st := s.Stats()
+		if st.Enqueued+st.Recovered != st.Sent+st.DroppedTotal()+st.Pending {
+			t.Errorf("stats %+v: in != out + dropped + pending", st)
+		}
+		return st
+	}
+	gen := newEventGen("disk-spool")
+	down := run("127.0.0.1:1", 3000, gen)
+	if down.Pending != 3000 || down.Sent != 0 || down.DroppedTotal() != 0 {
+		t.Fatalf("server down: %+v, want 3000 pending in the spool", down)
+	}
+	up := run(addr, 500, gen)
+	if up.Recovered != 3000 || up.Sent != 3500 || up.Pending != 0 || up.DroppedTotal() != 0 {
+		t.Errorf("server up: %+v, want 3000 recovered and 3500 sent", up)
+	}
+	var rows, distinct uint64
+	conn.QueryRow(context.Background(), "SELECT count(), uniqExact(event_id) FROM "+db+".flow").Scan(&rows, &distinct)
+	if rows != 3500 || distinct != 3500 {
+		t.Errorf("%d rows, %d distinct, want 3500", rows, distinct)
 	}
 }
