@@ -49,6 +49,7 @@ func newRoot(stdout, stderr io.Writer) *cobra.Command {
 	root.SetOut(stdout)
 	root.SetErr(stderr)
 	root.AddCommand(newReplayCmd(stdout, stderr), newLiveCmd(stdout, stderr), newCheckCmd(stdout), newConfigCmd(stdout), newRulesCmd(stdout), newVersionCmd(stdout))
+	root.AddCommand(newQueryCmd(stdout))
 	return root
 }
 
