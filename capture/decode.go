@@ -297,6 +297,11 @@ func (d *Decoder) decode(p *Packet, lt layers.LinkType, data []byte) (Result, Dr
 			if err := d.eth.DecodeFromBytes(data, d); err != nil {
 				return Malformed, ReasonLink
 			}
+			if !p.HasMAC { // the outermost Ethernet header: where a reply would go
+				copy(p.SrcMAC[:], d.eth.SrcMAC)
+				copy(p.DstMAC[:], d.eth.DstMAC)
+				p.HasMAC = true
+			}
 			if d.eth.EthernetType < 0x600 { // 802.3 length field: LLC (STP, CDP…)
 				return NonIP, ReasonNonIP
 			}

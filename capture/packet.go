@@ -188,6 +188,11 @@ type Packet struct {
 	Payload    []byte
 	PayloadLen uint32
 
+	// SrcMAC and DstMAC are the outermost Ethernet addresses (valid iff
+	// HasMAC): where a forged reply is sent.
+	SrcMAC, DstMAC [6]byte
+	HasMAC         bool
+
 	VLANs    [2]uint16 // 802.1Q/QinQ IDs after the last tunnel, outer first
 	NumVLANs uint8
 	Tunnel   Tunnel

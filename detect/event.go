@@ -42,13 +42,14 @@ type Event struct {
 	Tunnel   *Tunnel
 	AppProto string
 
-	Flow  *FlowInfo
-	HTTP  *HTTP
-	TLS   *TLS
-	QUIC  *QUIC
-	DNS   *DNS
-	Block *Block
-	Stats []byte // pre-encoded JSON object for the "stats" member
+	Flow   *FlowInfo
+	HTTP   *HTTP
+	TLS    *TLS
+	QUIC   *QUIC
+	DNS    *DNS
+	Block  *Block
+	Inject *Inject
+	Stats  []byte // pre-encoded JSON object for the "stats" member
 }
 
 // Tunnel describes the encapsulation a packet arrived in.
@@ -196,6 +197,9 @@ func (e *Event) AppendJSON(b []byte) []byte {
 	}
 	if k := e.Block; k != nil {
 		b = k.appendJSON(b)
+	}
+	if j := e.Inject; j != nil {
+		b = j.appendJSON(b)
 	}
 	if e.Stats != nil {
 		b = append(b, `,"stats":`...)

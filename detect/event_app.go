@@ -84,6 +84,19 @@ type Block struct {
 	Action      string // log | alert | inject
 }
 
+// Inject is the "inject" object: a forged reply raced the real server.
+type Inject struct {
+	Kind      string // http_warning | tcp_rst | dns_answer
+	Name      string // the blocked name that triggered it
+	Surface   string // the block surface (http_host, tls_sni, dns_query…)
+	Packets   int    // frames sent
+	Seq, Ack  uint32 // of the reply to the client (TCP)
+	LatencyUS int64  // trigger packet's capture time → last frame sent
+	Outcome   string // won | lost | unknown
+	Reason    string // how the outcome was decided
+	DryRun    bool
+}
+
 // DNSAnswer is one resource record of the answer section.
 type DNSAnswer struct {
 	RRName string
@@ -259,6 +272,32 @@ func (d *DNS) appendJSON(b []byte) []byte {
 	if d.TCP {
 		b = append(b, `,"tcp":true`...)
 	}
+	return append(b, '}')
+}
+
+func (j *Inject) appendJSON(b []byte) []byte {
+	b = append(b, `,"inject":{"kind":`...)
+	b = AppendString(b, j.Kind)
+	b = append(b, `,"name":`...)
+	b = AppendString(b, j.Name)
+	b = append(b, `,"surface":`...)
+	b = AppendString(b, j.Surface)
+	b = append(b, `,"packets":`...)
+	b = strconv.AppendInt(b, int64(j.Packets), 10)
+	b = append(b, `,"seq":`...)
+	b = strconv.AppendUint(b, uint64(j.Seq), 10)
+	b = append(b, `,"ack":`...)
+	b = strconv.AppendUint(b, uint64(j.Ack), 10)
+	b = append(b, `,"latency_us":`...)
+	b = strconv.AppendInt(b, j.LatencyUS, 10)
+	b = append(b, `,"outcome":`...)
+	b = AppendString(b, j.Outcome)
+	if j.Reason != "" {
+		b = append(b, `,"outcome_reason":`...)
+		b = AppendString(b, j.Reason)
+	}
+	b = append(b, `,"dry_run":`...)
+	b = strconv.AppendBool(b, j.DryRun)
 	return append(b, '}')
 }
 

@@ -33,6 +33,9 @@ type appState struct {
 	upgrades int
 	protoIdx int      // index of proto in Shard.protocols; -1 = none
 	looked   []lookup // (surface, name) pairs already matched against the rules
+
+	injections int            // forged replies sent into this flow
+	pendingInj *pendingInject // an injection whose outcome is being watched
 }
 
 // appSlabSize is how many app states one allocation makes room for.
@@ -137,6 +140,7 @@ func (s *Shard) endApp(f *reassembly.Flow, ts int64) string {
 	if !a.done {
 		a.finish(ts)
 	}
+	s.settleAtEnd(a)
 	if a.stream != nil {
 		a.stream.Stop()
 	}
@@ -160,10 +164,13 @@ func (s *Shard) appPacket(f *reassembly.Flow, p *capture.Packet, dir int) {
 	} else {
 		a = s.apps[f.App]
 	}
+	if a.pendingInj != nil {
+		s.watchInject(a, p, dir)
+	}
 	if a.done {
 		return
 	}
-	s.cur = a
+	s.cur, s.curPkt, s.curDir = a, p, dir
 	switch {
 	case a.stream != nil:
 		s.streams.Assemble(a.stream, p, dir)
@@ -173,7 +180,7 @@ func (s *Shard) appPacket(f *reassembly.Flow, p *capture.Packet, dir int) {
 	case p.Proto == capture.ProtoUDP && len(p.Payload) > 0:
 		a.datagram(dir, p.Payload, p.Timestamp)
 	}
-	s.cur = nil
+	s.cur, s.curPkt = nil, nil
 }
 
 // datagram runs UDP detection and parsing.

@@ -135,4 +135,7 @@ func (s *Shard) emitBlock(f *reassembly.Flow, cid string, surf rules.Surface, na
 	e.Block = &detect.Block{Surface: surf.String(), Name: name, RuleID: m.RuleID, List: m.List,
 		ListVersion: m.ListVersion, Matched: m.Pattern, Action: m.Action.String()}
 	s.emit(e, evBlock)
+	if m.Action == rules.ActionInject && s.inj != nil {
+		s.tryInject(f, e.CommunityID, surf, name, ts)
+	}
 }

@@ -15,6 +15,7 @@ import (
 
 	"github.com/nunchi-sensor/nunchi/capture"
 	"github.com/nunchi-sensor/nunchi/detect"
+	"github.com/nunchi-sensor/nunchi/inject"
 	"github.com/nunchi-sensor/nunchi/reassembly"
 	"github.com/nunchi-sensor/nunchi/rules"
 	"github.com/nunchi-sensor/nunchi/sinks"
@@ -37,6 +38,8 @@ type Config struct {
 	Protocols []protocol
 	// Streams bounds TCP reassembly (used when Protocols is set).
 	Streams reassembly.StreamConfig
+	// Inject forges warning replies for rules with action inject (nil = off).
+	Inject *inject.Injector
 	// Rules holds the blocked-site rules (nil = no matching); swapped
 	// atomically on reload, read by every shard.
 	Rules *rules.Holder
@@ -341,6 +344,7 @@ type Stats struct {
 	Streams StreamStats       `json:"streams"`
 	Events  map[string]uint64 `json:"events"`
 	Sinks   []sinks.SinkStats `json:"sinks,omitempty"`
+	Inject  *inject.Stats     `json:"inject,omitempty"`
 	Shards  int               `json:"shards"`
 }
 
@@ -399,7 +403,7 @@ func (r *Replay) Stats() Stats {
 	ds, fs := r.decodeStats, r.defragStats
 	files, readErrors := r.files, r.readErrors
 	r.mu.Unlock()
-	st := collectStats(ds, fs, r.shards, r.fan)
+	st := collectStats(ds, fs, r.shards, r.fan, r.cfg.Inject)
 	st.Capture.Files, st.Capture.Errors = files, readErrors
 	st.Capture.Frames = r.Progress.Frames.Load()
 	st.Capture.Bytes = r.Progress.Bytes.Load()
@@ -407,7 +411,7 @@ func (r *Replay) Stats() Stats {
 }
 
 // collectStats builds Stats from decoder counters and the shards' snapshots.
-func collectStats(ds capture.DecodeStats, fs capture.DefragStats, shards []*Shard, fan *sinks.Fanout) Stats {
+func collectStats(ds capture.DecodeStats, fs capture.DefragStats, shards []*Shard, fan *sinks.Fanout, inj *inject.Injector) Stats {
 	var st Stats
 	st.Decoder = DecoderStats{Frames: ds.Frames, Decoded: ds.Decoded, IPv4: ds.IPv4, IPv6: ds.IPv6, TCP: ds.TCP,
 		UDP: ds.UDP, ICMP: ds.ICMP, SCTP: ds.SCTP, OtherIP: ds.OtherIP, Tunnelled: ds.Tunnelled,
@@ -448,6 +452,10 @@ func collectStats(ds capture.DecodeStats, fs capture.DefragStats, shards []*Shar
 	}
 	if fan != nil {
 		st.Sinks = fan.Stats()
+	}
+	if inj != nil {
+		is := inj.Stats()
+		st.Inject = &is
 	}
 	st.Shards = len(shards)
 	return st

@@ -2,10 +2,12 @@ package pipeline
 
 import (
 	"sync"
+	"time"
 	"unsafe"
 
 	"github.com/nunchi-sensor/nunchi/capture"
 	"github.com/nunchi-sensor/nunchi/detect"
+	"github.com/nunchi-sensor/nunchi/inject"
 	"github.com/nunchi-sensor/nunchi/reassembly"
 	"github.com/nunchi-sensor/nunchi/rules"
 )
@@ -98,6 +100,14 @@ type Shard struct {
 	strs       []byte                    // slab of interned strings
 	rules      *rules.Holder
 
+	// Injection (nil = off): curPkt/curDir is the packet the parsers are
+	// working on, the trigger of an injection; batchWall is when the batch
+	// began, for latencies in replays.
+	inj       *inject.Injector
+	curPkt    *capture.Packet
+	curDir    int
+	batchWall int64
+
 	mu       sync.Mutex
 	snapshot ShardStats
 }
@@ -109,10 +119,11 @@ const (
 	evQUIC
 	evDNS
 	evBlock
+	evInject
 	numEventTypes
 )
 
-var eventTypeNames = [numEventTypes]string{detect.TypeFlow, detect.TypeHTTP, detect.TypeTLS, detect.TypeQUIC, detect.TypeDNS, detect.TypeBlock}
+var eventTypeNames = [numEventTypes]string{detect.TypeFlow, detect.TypeHTTP, detect.TypeTLS, detect.TypeQUIC, detect.TypeDNS, detect.TypeBlock, detect.TypeInject}
 
 // expiryInterval: flows are expired at most once per second of packet time.
 const expiryInterval = int64(1e9)
@@ -121,6 +132,7 @@ func newShard(id int, cfg Config, sensor string, pub Publisher) *Shard {
 	s := &Shard{id: id, sensor: sensor, seed: cfg.Flow.CommunityIDSeed, pub: pub}
 	s.table = reassembly.NewTable(cfg.Flow, s.flowEnded)
 	s.rules = cfg.Rules
+	s.inj = cfg.Inject
 	if cfg.Protocols != nil {
 		s.protocols = cfg.Protocols
 		s.streams = reassembly.NewStreams(cfg.Streams)
@@ -133,8 +145,14 @@ func newShard(id int, cfg Config, sensor string, pub Publisher) *Shard {
 
 // process handles one batch: every packet is applied to its flow in order.
 func (s *Shard) process(b *batch) {
+	if s.inj != nil {
+		s.batchWall = time.Now().UnixNano()
+	}
 	for i := range b.pkts {
 		p := &b.pkts[i]
+		if s.inj != nil && s.inj.IsOwn(p) {
+			continue // our own forged packet, back through the mirror
+		}
 		f, dir := s.table.Update(p)
 		if s.rules != nil {
 			s.checkServerIP(f)

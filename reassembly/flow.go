@@ -94,6 +94,14 @@ type Flow struct {
 	seqSeen  uint8
 	Missed   [2]uint64
 
+	// The latest ACK, window and IPv4 ID sent by each direction (ackSeen
+	// bits say which ACKs are valid): what a forged reply must match.
+	lastAck  [2]uint32
+	lastWin  [2]uint16
+	lastIPID [2]uint16
+	ackSeen  uint8
+	wscale   [2]uint8 // window scale from the SYN options, +1 (0 = none)
+
 	// App and Marks are free for the shard (per-flow state index, flag
 	// bits); the table never reads them and zeroes them for a new flow.
 	App   uint32
@@ -129,6 +137,9 @@ func (f *Flow) Server() (capture.Addr, uint16) {
 // Sequence space is compared modulo 2^32; an ACK behind is old, not a gap.
 func (f *Flow) trackAckGap(dir int, p *capture.Packet) {
 	fl := p.TCP.Flags
+	if fl&capture.TCPSyn != 0 && p.TCP.HasWScale {
+		f.wscale[dir] = min(p.TCP.WScale, 14) + 1
+	}
 	if fl&capture.TCPRst == 0 {
 		start := p.TCP.Seq
 		end := start + p.PayloadLen
@@ -157,6 +168,7 @@ func (f *Flow) trackAckGap(dir int, p *capture.Packet) {
 		}
 	}
 	if fl&capture.TCPAck != 0 {
+		f.lastAck[dir], f.lastWin[dir], f.ackSeen = p.TCP.Ack, p.TCP.Window, f.ackSeen|1<<dir
 		o := 1 - dir
 		if f.seqSeen&(1<<o) != 0 {
 			if d := int32(p.TCP.Ack - f.seqEnd[o]); d > 0 {
@@ -168,6 +180,31 @@ func (f *Flow) trackAckGap(dir int, p *capture.Packet) {
 		}
 	}
 }
+
+// NextSeq returns the sequence number that follows the contiguous data
+// seen from dir (ok = something was seen).
+func (f *Flow) NextSeq(dir int) (seq uint32, ok bool) {
+	return f.seqEnd[dir], f.seqSeen&(1<<dir) != 0
+}
+
+// LastAck returns the latest acknowledgment number and (unscaled) window
+// sent by dir (ok = an ACK was seen).
+func (f *Flow) LastAck(dir int) (ack uint32, window uint16, ok bool) {
+	return f.lastAck[dir], f.lastWin[dir], f.ackSeen&(1<<dir) != 0
+}
+
+// ReceiveWindow returns dir's latest advertised window in bytes: scaled
+// when both SYNs carried the window-scale option (RFC 7323), else raw.
+func (f *Flow) ReceiveWindow(dir int) uint32 {
+	w := uint32(f.lastWin[dir])
+	if f.wscale[0] != 0 && f.wscale[1] != 0 {
+		w <<= f.wscale[dir] - 1
+	}
+	return w
+}
+
+// LastIPID returns the latest IPv4 identification sent by dir.
+func (f *Flow) LastIPID(dir int) uint16 { return f.lastIPID[dir] }
 
 // HistoryString returns the history letters (allocates; for reporting).
 func (f *Flow) HistoryString() string { return string(f.History[:f.HistLen]) }

@@ -260,6 +260,7 @@ func (t *Table) apply(i uint32, f *Flow, p *capture.Packet, dir int) {
 	if f.TTL[dir] == 0 {
 		f.TTL[dir] = p.TTL
 	}
+	f.lastIPID[dir] = uint16(p.IPID)
 	state := f.State
 	if p.Proto == capture.ProtoTCP {
 		fl := p.TCP.Flags

@@ -3,12 +3,12 @@ package app
 import (
 	"errors"
 	"fmt"
-	"net/netip"
 	"os"
 	"strings"
 	"time"
 
 	"github.com/nunchi-sensor/nunchi/capture"
+	"github.com/nunchi-sensor/nunchi/inject"
 	"github.com/nunchi-sensor/nunchi/internal/config"
 	"github.com/nunchi-sensor/nunchi/reassembly"
 	"github.com/nunchi-sensor/nunchi/sinks"
@@ -25,7 +25,7 @@ type Config struct {
 	Flow    reassembly.FlowConfig   `yaml:"flow"`
 	Streams reassembly.StreamConfig `yaml:"streams"`
 	Rules   RulesConfig             `yaml:"rules"`
-	Inject  InjectConfig            `yaml:"inject"`
+	Inject  inject.Config           `yaml:"inject"`
 	Sinks   SinksConfig             `yaml:"sinks"`
 	Metrics MetricsConfig           `yaml:"metrics"`
 	Report  ReportConfig            `yaml:"report"`
@@ -47,62 +47,6 @@ func (c RulesConfig) Validate() error {
 		return errors.New("reload_check: must be >= 0")
 	}
 	return nil
-}
-
-// InjectConfig configures spoofed responses (opt-in).
-type InjectConfig struct {
-	Enabled             bool          `yaml:"enabled"`
-	Interface           string        `yaml:"interface"`
-	DryRunPcap          string        `yaml:"dry_run_pcap"`
-	HTTP                InjectHTTP    `yaml:"http"`
-	DNS                 InjectDNS     `yaml:"dns"`
-	NeverInjectNetworks []string      `yaml:"never_inject_networks"`
-	MaxPerSecond        int           `yaml:"max_per_second"`
-	Window              time.Duration `yaml:"window"`
-}
-
-// InjectHTTP is the HTTP warning response.
-type InjectHTTP struct {
-	Mode     string `yaml:"mode"` // redirect | page
-	Location string `yaml:"location"`
-	PageFile string `yaml:"page_file"`
-}
-
-// InjectDNS is the spoofed DNS answer.
-type InjectDNS struct {
-	AnswerIPv4 string `yaml:"answer_ipv4"`
-	AnswerIPv6 string `yaml:"answer_ipv6"`
-	TTL        int    `yaml:"ttl"`
-}
-
-// Validate implements config validation.
-func (c InjectConfig) Validate() error {
-	var errs []error
-	if c.Enabled {
-		errs = append(errs, errors.New("enabled: injection is not part of this build yet"))
-	}
-	switch c.HTTP.Mode {
-	case "redirect", "page":
-	default:
-		errs = append(errs, fmt.Errorf("http.mode: %q is not one of redirect, page", c.HTTP.Mode))
-	}
-	for _, a := range []struct{ k, v string }{{"dns.answer_ipv4", c.DNS.AnswerIPv4}, {"dns.answer_ipv6", c.DNS.AnswerIPv6}} {
-		if a.v == "" {
-			continue
-		}
-		if _, err := netip.ParseAddr(a.v); err != nil {
-			errs = append(errs, fmt.Errorf("%s: %w", a.k, err))
-		}
-	}
-	for i, n := range c.NeverInjectNetworks {
-		if _, err := netip.ParsePrefix(n); err != nil {
-			errs = append(errs, fmt.Errorf("never_inject_networks[%d]: %w", i, err))
-		}
-	}
-	if c.MaxPerSecond < 0 {
-		errs = append(errs, fmt.Errorf("max_per_second: must be >= 0"))
-	}
-	return errors.Join(errs...)
 }
 
 // SinksConfig holds every sink's section and the shared queue settings.
@@ -161,11 +105,8 @@ func DefaultConfig() Config {
 		Flow:    reassembly.DefaultFlowConfig(),
 		Streams: reassembly.DefaultStreamConfig(),
 		Rules:   RulesConfig{ReloadCheck: 5 * time.Second},
-		Inject: InjectConfig{
-			HTTP:         InjectHTTP{Mode: "redirect", Location: "http://warning.example/?blocked={name}"},
-			DNS:          InjectDNS{AnswerIPv4: "192.0.2.80", AnswerIPv6: "2001:db8::80", TTL: 60},
-			MaxPerSecond: 100,
-		},
+		Inject:  inject.DefaultConfig(),
+
 		Sinks: SinksConfig{
 			QueueConfig: sinks.DefaultQueueConfig(),
 			JSONL:       jsonl.DefaultConfig(),

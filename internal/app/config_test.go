@@ -69,7 +69,7 @@ func TestLoadConfigErrors(t *testing.T) {
 		{"wrong type", "capture:\n  shards: many\n", []string{"nunchi.yaml:2", "capture.shards"}},
 		{"invalid value", "capture:\n  fanout: random\n", []string{"capture.fanout", "random"}},
 		{"bad duration", "flow:\n  timeouts:\n    tcp: {new: soon}\n", []string{"nunchi.yaml:3", "flow.timeouts.tcp.new"}},
-		{"features not built yet are refused when switched on", "inject:\n  enabled: true\n", []string{"inject.enabled", "not part of this build"}},
+		{"injection without a TX interface", "inject:\n  enabled: true\n", []string{"inject.interface", "no TX interface"}},
 		{"not a mapping", "- a\n- b\n", []string{"nunchi.yaml"}},
 	}
 	for _, tt := range tests {

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/nunchi-sensor/nunchi/capture"
+	"github.com/nunchi-sensor/nunchi/inject"
 	"github.com/nunchi-sensor/nunchi/pipeline"
 	"github.com/nunchi-sensor/nunchi/sinks"
 )
@@ -58,6 +59,12 @@ func Live(ctx context.Context, cfg Config, opts LiveOptions, log *slog.Logger) (
 			}
 		}
 	}()
+	// The TX socket needs CAP_NET_RAW too: open it before any privilege drop.
+	inj, err := inject.New(cfg.Inject)
+	if err != nil {
+		return pipeline.Stats{}, err
+	}
+	defer inj.Close()
 	sinkList, err := buildSinks(cfg, opts.Stdout)
 	if err != nil {
 		return pipeline.Stats{}, err
@@ -81,6 +88,7 @@ func Live(ctx context.Context, cfg Config, opts LiveOptions, log *slog.Logger) (
 		Streams:       cfg.Streams,
 		Protocols:     pipeline.DefaultProtocols(),
 		StatsInterval: cfg.Stats.Interval,
+		Inject:        inj,
 	}, pipeline.LiveOptions{
 		SpanDedupWindow: cfg.Capture.Live.SpanDedupWindow,
 		SlowBatch:       opts.SlowBatch,

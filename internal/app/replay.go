@@ -13,6 +13,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/nunchi-sensor/nunchi/inject"
 	"github.com/nunchi-sensor/nunchi/pipeline"
 	"github.com/nunchi-sensor/nunchi/rules"
 	"github.com/nunchi-sensor/nunchi/sinks"
@@ -41,6 +42,13 @@ func Replay(ctx context.Context, cfg Config, opts ReplayOptions, log *slog.Logge
 	fan := sinks.NewFanout(cfg.Sinks.QueueConfig, true, log, sinkList...)
 	fan.Start()
 
+	inj, err := inject.New(cfg.Inject)
+	if err != nil {
+		fan.Stop(context.Background())
+		return pipeline.Stats{}, err
+	}
+	defer inj.Close()
+
 	rp := pipeline.NewReplay(pipeline.Config{
 		Sensor:        cfg.Sensor,
 		Shards:        cfg.Capture.Shards,
@@ -50,6 +58,7 @@ func Replay(ctx context.Context, cfg Config, opts ReplayOptions, log *slog.Logge
 		Streams:       cfg.Streams,
 		Protocols:     pipeline.DefaultProtocols(),
 		StatsInterval: cfg.Stats.Interval,
+		Inject:        inj,
 	}, log, fan, fan)
 
 	var running atomic.Bool
