@@ -106,8 +106,11 @@ write_config() {
         <parts_to_delay_insert>600</parts_to_delay_insert>
         <parts_to_throw_insert>1200</parts_to_throw_insert>
     </merge_tree>
+    <!-- librdkafka settings of Kafka engine tables (deploy/clickhouse/): a new consumer group
+         starts at the oldest message, so rows produced before the tables existed are read too. -->
     <kafka>
         <api_version_request>true</api_version_request>
+        <auto_offset_reset>smallest</auto_offset_reset>
     </kafka>
 </yandex>
 EOF
@@ -118,6 +121,11 @@ EOF
         <default>
             <max_memory_usage>4000000000</max_memory_usage>
             <use_uncompressed_cache>0</use_uncompressed_cache>
+            <!-- Kafka engine tables read nunchi's JSON lines with JSONEachRow: nested objects
+                 fill dotted columns ("flow.pkts_toserver"), other members are skipped.
+                 Background Kafka consumers take the default profile's settings. -->
+            <input_format_import_nested_json>1</input_format_import_nested_json>
+            <input_format_skip_unknown_fields>1</input_format_skip_unknown_fields>
             <load_balancing>random</load_balancing>
         </default>
     </profiles>
@@ -145,43 +153,47 @@ EOF
 EOF
 }
 
-up() {
-	if running && answers; then
-		print_env
-		return
-	fi
-	if running; then
-		# Started but not answering yet (or wedged): give it the usual wait below.
-		:
+start() {
+	install_server
+	mkdir -p "$STATE"
+	local tcp http inter
+	if [[ -f $PORTS ]]; then
+		# shellcheck source=/dev/null
+		. "$PORTS" # a restart keeps its ports (and data), so clients reconnect to the same address
+		tcp=$TCP_PORT http=$HTTP_PORT inter=$INTER_PORT
 	else
-		install_server
-		mkdir -p "$STATE"
-		local tcp http inter
-		if [[ -f $PORTS ]]; then
-			# shellcheck source=/dev/null
-			. "$PORTS" # a restart keeps its ports (and data), so clients reconnect to the same address
-			tcp=$TCP_PORT http=$HTTP_PORT inter=$INTER_PORT
-		else
-			tcp=$(free_port)
-			http=$(free_port "$tcp")
-			inter=$(free_port "$tcp" "$http")
-			printf 'TCP_PORT=%s\nHTTP_PORT=%s\nINTER_PORT=%s\n' "$tcp" "$http" "$inter" >"$PORTS"
-		fi
-		write_config "$tcp" "$http" "$inter"
-		# setsid: the server outlives the shell that started it and gets no terminal signals.
-		# A background job is not a process-group leader, so setsid execs in place and $! is the server.
-		(cd "$STATE" && exec setsid clickhouse-server --config-file="$STATE/config.xml" \
-			</dev/null >>"$STATE/log/stdout.log" 2>&1) &
-		echo $! >"$PIDFILE"
+		tcp=$(free_port)
+		http=$(free_port "$tcp")
+		inter=$(free_port "$tcp" "$http")
+		printf 'TCP_PORT=%s\nHTTP_PORT=%s\nINTER_PORT=%s\n' "$tcp" "$http" "$inter" >"$PORTS"
 	fi
-	for _ in $(seq 120); do
-		if answers; then
+	write_config "$tcp" "$http" "$inter"
+	# setsid: the server outlives the shell that started it and gets no terminal signals.
+	# A background job is not a process-group leader, so setsid execs in place and $! is the server.
+	(cd "$STATE" && exec setsid clickhouse-server --config-file="$STATE/config.xml" \
+		</dev/null >>"$STATE/log/stdout.log" 2>&1) &
+	echo $! >"$PIDFILE"
+}
+
+up() {
+	local starts=0
+	for _ in $(seq 240); do
+		if running && answers; then
 			print_env
 			return
 		fi
+		# Not running (or a previous server still shutting down has exited): start one.
+		# A server that is running but not answering yet is given time.
+		if ! running; then
+			if ((starts >= 3)); then
+				break
+			fi
+			start
+			starts=$((starts + 1))
+		fi
 		sleep 0.5
 	done
-	log "server did not answer within 60 s; last log lines:"
+	log "server did not answer within 120 s; last log lines:"
 	tail -n 20 "$STATE/log/server.err.log" "$STATE/log/stdout.log" >&2 2>/dev/null || true
 	exit 1
 }
