@@ -26,10 +26,11 @@ type LiveConfig struct {
 	// packets longer than this are truncated and counted as truncated).
 	FrameSize int `yaml:"frame_size"`
 	// BlockTimeout retires a partly filled block to the reader after this
-	// long, which bounds latency on a quiet link.
+	// long: on a quiet link it bounds the delay from the wire to the
+	// shard, which an injection races against.
 	BlockTimeout time.Duration `yaml:"block_timeout"`
-	// PollTimeout is how long a shard waits for packets before it lets
-	// packet time advance on the wall clock (flow expiry on a quiet link).
+	// PollTimeout is how long a read waits for the ring before the shard
+	// processes the packets it has (it also bounds the extra delay).
 	PollTimeout time.Duration `yaml:"poll_timeout"`
 	// FanoutDefrag asks the kernel to reassemble IP fragments before the
 	// fanout hash, so every fragment of a datagram reaches the same shard.
@@ -58,8 +59,8 @@ func DefaultLiveConfig() LiveConfig {
 		BlockSize:    1 << 20,
 		Blocks:       64,
 		FrameSize:    1 << 16,
-		BlockTimeout: 10 * time.Millisecond,
-		PollTimeout:  100 * time.Millisecond,
+		BlockTimeout: 2 * time.Millisecond,
+		PollTimeout:  time.Millisecond,
 		FanoutDefrag: true,
 		Promiscuous:  true,
 	}

@@ -50,6 +50,13 @@ type Event struct {
 	Block  *Block
 	Inject *Inject
 	Stats  []byte // pre-encoded JSON object for the "stats" member
+
+	// Early marks a provisional event a parser emits as soon as a name is
+	// known (an HTTP request's headers, a TLS ClientHello), before the
+	// reply that completes its real event: rules and injection act on it
+	// while the server's answer is still on its way. Early events are
+	// never published; the parser owns and reuses them.
+	Early bool
 }
 
 // Tunnel describes the encapsulation a packet arrived in.

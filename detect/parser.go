@@ -30,7 +30,15 @@ const (
 // flow context (flow_id, community_id, addresses, ports, vlan, tunnel,
 // app_proto, sensor) before publishing. The parser must not keep or modify
 // the event after the call.
+// An Emit callback must not keep an Early event (the parser reuses it).
 type Emit func(e *Event)
+
+// EarlyEmitter is implemented by parsers that can emit an Early event as
+// soon as a name is known (HTTP request headers, TLS ClientHello). Off
+// by default and after Reset; the shard turns it on when rules are loaded.
+type EarlyEmitter interface {
+	EmitEarly(on bool)
+}
 
 // StreamParser consumes the reassembled, in-order bytes of one TCP flow
 // (both directions) as an incremental state machine: data may be split at

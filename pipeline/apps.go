@@ -60,13 +60,18 @@ type resetter interface{ Reset(detect.Emit) }
 
 // newStreamParser takes a parser of protocol i from the shard's pool or makes one.
 func (s *Shard) newStreamParser(i int) detect.StreamParser {
+	var p detect.StreamParser
 	if pool := s.spool[i]; len(pool) > 0 {
-		p := pool[len(pool)-1]
+		p = pool[len(pool)-1]
 		s.spool[i] = pool[:len(pool)-1]
 		p.(resetter).Reset(s.emitApp)
-		return p
+	} else {
+		p = s.protocols[i].newStream(s.emitApp)
 	}
-	return s.protocols[i].newStream(s.emitApp)
+	if ee, ok := p.(detect.EarlyEmitter); ok && s.rules != nil {
+		ee.EmitEarly(true) // names matter before their replies: rules, injection
+	}
+	return p
 }
 
 func (s *Shard) newDatagramParser(i int) detect.DatagramParser {
@@ -347,6 +352,14 @@ func (s *Shard) emitApp(e *detect.Event) {
 	}
 	f := s.table.BySlot(a.slot, a.flowID)
 	if f == nil {
+		return
+	}
+	if e.Early {
+		// A name before its reply: rules (and injection) act now; the
+		// parser's full event follows and is what gets published.
+		if s.rules != nil {
+			s.checkNames(e, a, f)
+		}
 		return
 	}
 	if e.Timestamp == 0 {

@@ -107,6 +107,7 @@ func (l *Live) runShard(ctx context.Context, i int) {
 		fr          capture.Frame
 		p           capture.Packet
 		lastTick    int64
+		lastIdle    int64
 		frames, byt uint64
 		readErrs    uint64
 		loggedErr   time.Time
@@ -164,6 +165,10 @@ func (l *Live) runShard(ctx context.Context, i int) {
 			}
 		}
 		now := time.Now().UnixNano()
+		if len(b.pkts) == 0 && now-lastIdle < idleTick {
+			continue // nothing read: keep polling; time moves on every idleTick
+		}
+		lastIdle = now
 		if len(b.pkts) > 0 {
 			if last := b.pkts[len(b.pkts)-1].Timestamp; last > now {
 				now = last // a clock step back: never move time behind packets
@@ -205,6 +210,10 @@ func (l *Live) runShard(ctx context.Context, i int) {
 	s.finish()
 	snapshot()
 }
+
+// idleTick is how often a shard that reads nothing still processes an
+// empty batch, so that packet time follows the wall clock and flows expire.
+const idleTick = int64(100 * time.Millisecond)
 
 // drainLimit bounds the reading of the rings at shutdown.
 const drainLimit = 2 * time.Second

@@ -79,6 +79,13 @@ func (p *Parser) endRequest(overflow bool) {
 		// The server answered before the request was complete.
 		p.send(t)
 	} else {
+		// The host is known now, the response is not: tell the shard at
+		// once (rules, injection), the full event follows the response.
+		if p.emit != nil && p.wantEarly && !p.done {
+			p.early = detect.Event{Type: detect.TypeHTTP, Timestamp: p.now, HTTP: &t.h, Early: true}
+			p.emit(&p.early)
+			p.early.HTTP = nil
+		}
 		p.push(t)
 	}
 	switch {

@@ -101,7 +101,10 @@ func (t *txn) finishHost() {
 // Parser is an HTTP/1.x detect.StreamParser for one TCP flow. It is not
 // safe for concurrent use; one per flow, owned by a shard.
 type Parser struct {
-	emit detect.Emit
+	emit      detect.Emit
+	early     detect.Event // reused for the provisional event of each request
+	wantEarly bool
+	now       int64 // packet time of the data being parsed
 
 	req, resp half
 
@@ -141,6 +144,9 @@ func NewParser(emit detect.Emit) *Parser {
 	return p
 }
 
+// EmitEarly implements detect.EarlyEmitter.
+func (p *Parser) EmitEarly(on bool) { p.wantEarly = on }
+
 // Reset makes p ready for a new flow, keeping its buffers.
 func (p *Parser) Reset(emit detect.Emit) {
 	line0, val0 := p.req.line[:0], p.req.val[:0]
@@ -154,6 +160,7 @@ func (p *Parser) Reset(emit detect.Emit) {
 
 // Data implements detect.StreamParser.
 func (p *Parser) Data(dir int, data []byte, ts int64) detect.Verdict {
+	p.now = ts
 	if p.done {
 		return detect.Done
 	}

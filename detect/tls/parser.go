@@ -90,10 +90,13 @@ const (
 //
 // Not safe for concurrent use; one per flow, reusable through Reset.
 type Parser struct {
-	emit   detect.Emit
-	budget int
-	state  int
-	dir    [2]dirState
+	emit      detect.Emit
+	early     detect.Event // reused for the provisional event of the ClientHello
+	wantEarly bool
+	earlyT    detect.TLS
+	budget    int
+	state     int
+	dir       [2]dirState
 
 	ch       ClientHello
 	sh       ServerHello
@@ -116,9 +119,13 @@ func NewParser(emit detect.Emit) *Parser {
 	return p
 }
 
+// EmitEarly implements detect.EarlyEmitter.
+func (p *Parser) EmitEarly(on bool) { p.wantEarly = on }
+
 // Reset readies p for a new connection, keeping its buffers.
 func (p *Parser) Reset(emit detect.Emit) {
 	p.emit = emit
+	p.wantEarly = false
 	p.budget = DefaultBudget
 	p.state = stRunning
 	p.dir[0].reset()
@@ -384,6 +391,13 @@ func (p *Parser) message(dir int, d *dirState, typ byte, body []byte, ts int64) 
 		p.haveCH = true
 		d.skip = true
 		d.hs = d.hs[:0]
+		if p.emit != nil && p.wantEarly && !p.serverDone {
+			// The name is known, the server's answer is not: tell the
+			// shard now (rules, injection); the full event follows.
+			p.earlyT = detect.TLS{SNI: p.ch.SNI}
+			p.early = detect.Event{Type: detect.TypeTLS, Timestamp: ts, TLS: &p.earlyT, Early: true}
+			p.emit(&p.early)
+		}
 		if p.serverDone {
 			return p.finish(ts)
 		}

@@ -37,6 +37,7 @@ type SpanLab struct {
 	SensorIf string
 	CliNS    string
 	SrvNS    string
+	InjectIf string // a second port on the bridge, for forged packets
 	script   string
 }
 
@@ -65,7 +66,7 @@ func StartSpanLab(t testing.TB, env ...string) *SpanLab {
 	if err != nil {
 		t.Fatal(err)
 	}
-	l.SensorIf, l.CliNS, l.SrvNS = labEnv["SENSOR_IF"], labEnv["CLI_NS"], labEnv["SRV_NS"]
+	l.SensorIf, l.CliNS, l.SrvNS, l.InjectIf = labEnv["SENSOR_IF"], labEnv["CLI_NS"], labEnv["SRV_NS"], labEnv["INJECT_IF"]
 	return l
 }
 
@@ -83,6 +84,16 @@ func (l *SpanLab) InClient(t testing.TB, script string) {
 	if out, err := exec.Command("ip", "netns", "exec", l.CliNS, "sh", "-c", script).CombinedOutput(); err != nil {
 		t.Fatalf("in client: %s: %v\n%s", script, err, out)
 	}
+}
+
+// ClientOutput runs a command in the client namespace and returns its
+// stdout, stderr and error (a failing command is not fatal).
+func (l *SpanLab) ClientOutput(args ...string) (stdout, stderr string, err error) {
+	cmd := exec.Command("ip", append([]string{"netns", "exec", l.CliNS}, args...)...)
+	var o, e strings.Builder
+	cmd.Stdout, cmd.Stderr = &o, &e
+	err = cmd.Run()
+	return o.String(), e.String(), err
 }
 
 func readEnvFile(path string) (map[string]string, error) {

@@ -80,7 +80,16 @@ ENV
 	sysctl -qw "net.ipv6.conf.$sensor.disable_ipv6=1"
 	ip link set "$sensor" up
 	ip netns exec "$sw" ip link set "nlm$id" up
-	for port in "nlpc$id" "nlps$id"; do
+	# the injection port: a second sensor interface, attached to the bridge
+	# like a router port would be; what enters from it is mirrored too, so
+	# the sensor sees its own forged packets come back
+	ip link add "nlinj$id" type veth peer name "nli$id"
+	ip link set "nli$id" netns "$sw"
+	sysctl -qw "net.ipv6.conf.nlinj$id.disable_ipv6=1"
+	ip link set "nlinj$id" up
+	ip netns exec "$sw" ip link set "nli$id" master br0 up
+	echo "INJECT_IF=nlinj$id" >>"$dir/lab.env"
+	for port in "nlpc$id" "nlps$id" "nli$id"; do
 		ip netns exec "$sw" tc qdisc add dev "$port" ingress
 		ip netns exec "$sw" tc filter add dev "$port" parent ffff: protocol all u32 match u8 0 0 \
 			action mirred egress mirror dev "nlm$id"
@@ -101,6 +110,17 @@ ENV
 	printf '<!doctype html><title>www.example.com</title><p>nunchi span lab</p>\n' >"$dir/www/index.html"
 	chmod -R a+rX "$dir"
 	chmod a+x "$dir"
+	# NUNCHI_LAB_BACKEND=ADDR: the servers listen on ADDR (a loopback address
+	# of the server namespace) instead of 192.0.2.20, behind a relay the
+	# test starts on 192.0.2.20 that delays their replies (this kernel has no
+	# netem): a server far away, as an ISP's blocker sees it.
+	local be=${NUNCHI_LAB_BACKEND:-}
+	local l4=192.0.2.20 l6='[2001:db8::20]'
+	if [[ -n $be ]]; then
+		l4=$be l6=$be
+		ip netns exec "$srv" ip addr add "$be/8" dev lo 2>/dev/null || true
+		echo "BACKEND=$be" >>"$dir/lab.env"
+	fi
 	cat >"$dir/nginx.conf" <<NGINX
 user www-data;
 daemon on;
@@ -119,19 +139,19 @@ http {
 	server_tokens off;
 	keepalive_timeout 5;
 	server {
-		listen 192.0.2.20:80;
-		listen [2001:db8::20]:80;
+		listen $l4:80;
+		$( [[ $l6 != "$l4" ]] && echo "listen $l6:80;" )
 		server_name www.example.com;
 		root $dir/www;
 	}
 	server {
-		listen 192.0.2.20:8080;
+		listen $l4:8080;
 		server_name blocked.example;
 		location / { return 200 "blocked.example: you asked for \$request_uri\n"; }
 	}
 	server {
-		listen 192.0.2.20:443 ssl;
-		listen [2001:db8::20]:443 ssl;
+		listen $l4:443 ssl;
+		$( [[ $l6 != "$l4" ]] && echo "listen $l6:443 ssl;" )
 		server_name www.example.com;
 		ssl_certificate $dir/cert.pem;
 		ssl_certificate_key $dir/key.pem;
@@ -141,14 +161,15 @@ http {
 }
 NGINX
 	ip netns exec "$srv" nginx -c "$dir/nginx.conf" -p "$dir"
-	ip netns exec "$srv" dnsmasq --no-resolv --no-hosts --no-poll \
-		--listen-address=192.0.2.20 --bind-interfaces --except-interface=lo \
+	local dnsopts=(--listen-address=192.0.2.20 --bind-interfaces --except-interface=lo)
+	[[ -n $be ]] && dnsopts=(--listen-address="$be" --bind-interfaces)
+	ip netns exec "$srv" dnsmasq --no-resolv --no-hosts --no-poll "${dnsopts[@]}" \
 		--address=/www.example.com/192.0.2.20 --address=/www.example.com/2001:db8::20 \
 		--address=/blocked.example/192.0.2.20 --local-ttl=300 \
 		--log-facility="$dir/dnsmasq.log" --pid-file="$dir/dnsmasq.pid"
 	for _ in $(seq 100); do
-		if [[ -s $dir/nginx.pid ]] && ip netns exec "$srv" ss -Htln | grep -q '192.0.2.20:443' &&
-			ip netns exec "$srv" ss -Huln | grep -q '192.0.2.20:53'; then
+		if [[ -s $dir/nginx.pid ]] && ip netns exec "$srv" ss -Htln | grep -q "$l4:443" &&
+			ip netns exec "$srv" ss -Huln | grep -q "$l4:53"; then
 			# neighbours resolved before any test capture starts
 			ip netns exec "$cli" ping -c1 -W2 192.0.2.20 >/dev/null
 			ip netns exec "$cli" ping -6 -c1 -W2 2001:db8::20 >/dev/null
@@ -193,6 +214,7 @@ down() {
 		ip netns del "$ns" 2>/dev/null
 	done
 	ip link del "$SENSOR_IF" 2>/dev/null
+	[[ -n ${INJECT_IF:-} ]] && ip link del "$INJECT_IF" 2>/dev/null
 	rm -rf "$dir"
 	return 0
 }
