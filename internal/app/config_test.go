@@ -70,6 +70,8 @@ func TestLoadConfigErrors(t *testing.T) {
 		{"invalid value", "capture:\n  fanout: random\n", []string{"capture.fanout", "random"}},
 		{"bad duration", "flow:\n  timeouts:\n    tcp: {new: soon}\n", []string{"nunchi.yaml:3", "flow.timeouts.tcp.new"}},
 		{"injection without a TX interface", "inject:\n  enabled: true\n", []string{"inject.interface", "no TX interface"}},
+		{"injection with a bad warning URL", "inject:\n  enabled: true\n  interface: lo\n  http: {location: \"warning page\"}\n", []string{"inject.http.location", "not an absolute http(s) URL"}},
+		{"injection with an IPv6 answer for A", "inject:\n  dns: {answer_ipv4: \"2001:db8::1\"}\n", []string{"inject.dns.answer_ipv4", "not an IPv4 address"}},
 		{"not a mapping", "- a\n- b\n", []string{"nunchi.yaml"}},
 	}
 	for _, tt := range tests {
