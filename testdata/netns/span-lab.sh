@@ -40,7 +40,10 @@ need_tools() {
 up() {
 	need_tools
 	mkdir -p "$dir"
-	local id=${NUNCHI_LAB_ID:-$(printf '%04x' $((RANDOM)))}
+	local id=${NUNCHI_LAB_ID:-}
+	while [[ -z $id ]] || ip netns list | grep -qw "nl-sw-$id"; do
+		id=$(printf '%05x' $(((RANDOM << 8 ^ $$) & 0xfffff)))
+	done
 	local cli=nl-cli-$id srv=nl-srv-$id sw=nl-sw-$id sensor=nlspan$id
 	cat >"$dir/lab.env" <<ENV
 LAB_ID=$id
