@@ -36,7 +36,7 @@ func TestFlowSpreadOverBuckets(t *testing.T) {
 	a := NewAggregator(Config{})
 	s := int64(time.Second)
 	a.Add(flowEvent("192.0.2.1", "192.0.2.2", 443, "tls", t0, t0+5*s/2, 1000)) // 2.5 s: 400, 400, 200
-	a.Add(flowEvent("192.0.2.1", "192.0.2.3", 80, "http", t0+s/2, t0+s/2, 10))  // instant
+	a.Add(flowEvent("192.0.2.1", "192.0.2.3", 80, "http", t0+s/2, t0+s/2, 10)) // instant
 	_, w, bs := a.bucketSeries(100)
 	if w != s || len(bs) != 3 {
 		t.Fatalf("width %v, %d buckets", time.Duration(w), len(bs))
