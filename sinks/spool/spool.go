@@ -421,14 +421,16 @@ func (s *Spool) Read(maxRecords, maxBytes int) (Batch, error) {
 		if err := s.readSegment(&b, sg, maxRecords, maxBytes); err != nil {
 			return Batch{}, err
 		}
-		if b.Bytes >= maxBytes {
+		if b.endOff < sg.size {
+			// Stopped inside this segment (count or byte budget): the next
+			// segment must wait, or the rest of this one would be skipped.
 			break
 		}
 	}
 	return b, nil
 }
 
-// readSegment appends records of sg from b.endOff to b.
+// readSegment appends records of sg from b.endOff to b, up to the limits.
 func (s *Spool) readSegment(b *Batch, sg segment, maxRecords, maxBytes int) error {
 	if s.r == nil || s.rSeq != sg.seq {
 		if s.r != nil {

@@ -303,3 +303,40 @@ func TestKilledWriterLeavesAReadableSpool(t *testing.T) {
 	}
 	t.Logf("recovered %d records in %d segments, torn %d", st.Recovered, st.Segments, st.TornRecords)
 }
+
+// TestByteBudgetNeverSkipsAcrossSegments: a read that stops on its byte
+// budget inside one segment must not move on to the next (it would skip the
+// rest of the first when acknowledged).
+func TestByteBudgetNeverSkipsAcrossSegments(t *testing.T) {
+	s := mustOpen(t, Config{Dir: t.TempDir(), SegmentBytes: 8192})
+	defer s.Close()
+	for i := 0; i < 50; i++ {
+		s.Append(recs(i*20, 20))
+	}
+	if s.Stats().Segments < 10 {
+		t.Fatalf("want many segments: %+v", s.Stats())
+	}
+	want := 0
+	for budget := 100; ; budget = budget*3/2 + 7 { // budgets that end at odd places
+		b, err := s.Read(1000, budget)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(b.Records) == 0 {
+			break
+		}
+		for _, r := range b.Records {
+			if string(r) != string(rec(want)) {
+				t.Fatalf("budget %d: record %q, want %q", budget, r, rec(want))
+			}
+			want++
+		}
+		s.Ack(b)
+		if budget > 20000 {
+			budget = 100
+		}
+	}
+	if want != 1000 || s.Len() != 0 {
+		t.Errorf("read %d of 1000, %d left", want, s.Len())
+	}
+}
