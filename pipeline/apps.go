@@ -64,24 +64,32 @@ func (s *Shard) newStreamParser(i int) detect.StreamParser {
 	if pool := s.spool[i]; len(pool) > 0 {
 		p = pool[len(pool)-1]
 		s.spool[i] = pool[:len(pool)-1]
-		p.(resetter).Reset(s.emitApp)
+		p.(resetter).Reset(s.emitFn)
 	} else {
-		p = s.protocols[i].newStream(s.emitApp)
+		p = s.protocols[i].newStream(s.emitFn)
 	}
 	if ee, ok := p.(detect.EarlyEmitter); ok && s.rules != nil {
 		ee.EmitEarly(true) // names matter before their replies: rules, injection
+	}
+	if au, ok := p.(detect.ArenaUser); ok {
+		au.UseArena(&s.arena)
 	}
 	return p
 }
 
 func (s *Shard) newDatagramParser(i int) detect.DatagramParser {
+	var p detect.DatagramParser
 	if pool := s.dpool[i]; len(pool) > 0 {
-		p := pool[len(pool)-1]
+		p = pool[len(pool)-1]
 		s.dpool[i] = pool[:len(pool)-1]
-		p.(resetter).Reset(s.emitApp)
-		return p
+		p.(resetter).Reset(s.emitFn)
+	} else {
+		p = s.protocols[i].newDatagram(s.emitFn)
 	}
-	return s.protocols[i].newDatagram(s.emitApp)
+	if au, ok := p.(detect.ArenaUser); ok {
+		au.UseArena(&s.arena)
+	}
+	return p
 }
 
 // maxPooled bounds each pool: enough for the flows a shard finishes between

@@ -19,12 +19,13 @@ func DefaultProtocols() []protocol {
 			name:        "tls",
 			probeStream: func(dir int, b []byte) bool { return dir == detect.ToServer && tls.Detect(b) },
 			newStream:   func(emit detect.Emit) detect.StreamParser { return tls.NewParser(emit) },
-			pooled:      true, // events are built fresh, with copies
+			pooled:      true, // events come from the shard's arena
 		},
 		{
 			name:        "http",
 			probeStream: func(dir int, b []byte) bool { return dir == detect.ToServer && http.Detect(dir, b) },
 			newStream:   func(emit detect.Emit) detect.StreamParser { return http.NewParser(emit) },
+			pooled:      true, // events come from the shard's arena
 		},
 		{
 			// The handshake is followed; the tunnelled protocol is detected after it.
@@ -41,7 +42,7 @@ func DefaultProtocols() []protocol {
 			name:          "quic",
 			probeDatagram: func(dir int, b []byte) bool { return dir == detect.ToServer && quic.Detect(b) },
 			newDatagram:   func(emit detect.Emit) detect.DatagramParser { return quic.NewParser(emit) },
-			pooled:        true, // events are built fresh, with copies
+			pooled:        true, // events come from the shard's arena
 		},
 		{
 			name: "dns",
@@ -52,6 +53,7 @@ func DefaultProtocols() []protocol {
 			newStream:     func(emit detect.Emit) detect.StreamParser { return dns.NewParser(emit) },
 			probeDatagram: func(_ int, b []byte) bool { return dns.Detect(b) },
 			newDatagram:   func(emit detect.Emit) detect.DatagramParser { return dns.NewParser(emit) },
+			pooled:        true, // events come from the shard's arena
 		},
 	}
 }

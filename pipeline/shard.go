@@ -98,6 +98,8 @@ type Shard struct {
 	dpool      [][]detect.DatagramParser // (see protocol.pooled)
 	flowEvents []flowEventPair           // slab of flow events not handed out yet
 	strs       []byte                    // slab of interned strings
+	arena      detect.Arena              // parsers' events and their strings
+	emitFn     detect.Emit               // s.emitApp, bound once (a method value allocates)
 	rules      *rules.Holder
 
 	// Injection (nil = off): curPkt/curDir is the packet the parsers are
@@ -133,6 +135,7 @@ func newShard(id int, cfg Config, sensor string, pub Publisher) *Shard {
 	s.table = reassembly.NewTable(cfg.Flow, s.flowEnded)
 	s.rules = cfg.Rules
 	s.inj = cfg.Inject
+	s.emitFn = s.emitApp
 	if cfg.Protocols != nil {
 		s.protocols = cfg.Protocols
 		s.streams = reassembly.NewStreams(cfg.Streams)
@@ -247,7 +250,7 @@ func (s *Shard) fillContext(e *detect.Event, f *reassembly.Flow, cid string) {
 	}
 	e.CommunityID = cid
 	if f.NumVLANs > 0 {
-		e.VLAN = append([]uint16(nil), f.VLANs[:f.NumVLANs]...)
+		e.VLAN = append(s.arena.Uint16s(int(f.NumVLANs)), f.VLANs[:f.NumVLANs]...)
 	}
 	if t := &f.Tunnel; t.Type != capture.TunnelNone {
 		e.Tunnel = &detect.Tunnel{Type: t.Type.String(), OuterSrcIP: t.OuterSrc.Netip(), OuterDestIP: t.OuterDst.Netip(),
@@ -328,6 +331,9 @@ func (s *Shard) internCommunityID(proto uint8, src, dst []byte, sp, dp uint16) s
 }
 
 func (s *Shard) emit(e *detect.Event, kind int) {
+	if s.outbox == nil {
+		s.outbox = make([]*detect.Event, 0, 64) // the fan-out keeps the slice: a new one per batch
+	}
 	s.outbox = append(s.outbox, e)
 	s.events[kind]++
 }

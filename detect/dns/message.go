@@ -88,7 +88,11 @@ type Message struct {
 // On error, what was decoded before the failure is in the returned
 // Message (HasQuestion tells whether the question section was complete),
 // so that a response truncated in its answers still names its question.
-func ParseMessage(b []byte) (Message, error) {
+func ParseMessage(b []byte) (Message, error) { return ParseMessageArena(b, nil) }
+
+// ParseMessageArena is ParseMessage with the strings and answers taken
+// from a (see detect.Arena; nil allocates).
+func ParseMessageArena(b []byte, a *detect.Arena) (Message, error) {
 	var m Message
 	if len(b) < 12 {
 		return m, ErrShort
@@ -114,7 +118,7 @@ func ParseMessage(b []byte) (Message, error) {
 		}
 		if i == 0 {
 			m.Question = Question{
-				Name:  string(name),
+				Name:  a.String(name),
 				Type:  binary.BigEndian.Uint16(b[next:]),
 				Class: binary.BigEndian.Uint16(b[next+2:]),
 			}
@@ -142,13 +146,17 @@ func ParseMessage(b []byte) (Message, error) {
 			continue
 		}
 		if m.Answers == nil {
-			m.Answers = make([]detect.DNSAnswer, 0, min(int(m.ANCount), MaxAnswers))
+			m.Answers = a.Answers(min(int(m.ANCount), MaxAnswers))
+		}
+		rrname := m.Question.Name
+		if string(name) != rrname { // usually the question's name: share it
+			rrname = a.String(name)
 		}
 		m.Answers = append(m.Answers, detect.DNSAnswer{
-			RRName: string(name),
+			RRName: rrname,
 			RRType: TypeName(typ),
 			TTL:    ttl,
-			RData:  rdataString(b, start, rdlen, typ),
+			RData:  rdataString(b, start, rdlen, typ, a),
 		})
 	}
 	return m, nil
@@ -233,36 +241,36 @@ func appendLabel(buf, label []byte) []byte {
 }
 
 // nameAt returns the text form of the name at off in msg (for rdata).
-func nameAt(msg []byte, off int) (string, int, bool) {
+func nameAt(msg []byte, off int, a *detect.Arena) (string, int, bool) {
 	var scratch [maxNameWire * 4]byte
 	name, next, err := readName(msg, off, scratch[:0])
 	if err != nil {
 		return "", 0, false
 	}
-	return string(name), next, true
+	return a.String(name), next, true
 }
 
 // rdataString formats the data of one record (rdata = msg[start:start+n]).
 // Malformed data of a known type falls back to the generic RFC 3597 form.
-func rdataString(msg []byte, start, n int, typ uint16) string {
+func rdataString(msg []byte, start, n int, typ uint16, a *detect.Arena) string {
 	rd := msg[start : start+n]
 	end := start + n
 	switch typ {
 	case TypeA:
 		if n == 4 {
-			return netip.AddrFrom4([4]byte(rd)).String()
+			return a.AddrString(netip.AddrFrom4([4]byte(rd)))
 		}
 	case TypeAAAA:
 		if n == 16 {
-			return netip.AddrFrom16([16]byte(rd)).String()
+			return a.AddrString(netip.AddrFrom16([16]byte(rd)))
 		}
 	case TypeCNAME, TypeNS, TypePTR, TypeDNAME:
-		if s, next, ok := nameAt(msg[:end], start); ok && next == end {
+		if s, next, ok := nameAt(msg[:end], start, a); ok && next == end {
 			return s
 		}
 	case TypeMX:
 		if n > 2 {
-			if s, next, ok := nameAt(msg[:end], start+2); ok && next == end {
+			if s, next, ok := nameAt(msg[:end], start+2, nil); ok && next == end {
 				return strconv.Itoa(int(binary.BigEndian.Uint16(rd))) + " " + s
 			}
 		}
@@ -278,11 +286,11 @@ func rdataString(msg []byte, start, n int, typ uint16) string {
 		}
 		return str(out)
 	case TypeSOA:
-		mname, next, ok := nameAt(msg[:end], start)
+		mname, next, ok := nameAt(msg[:end], start, nil)
 		if !ok {
 			break
 		}
-		rname, next, ok := nameAt(msg[:end], next)
+		rname, next, ok := nameAt(msg[:end], next, nil)
 		if !ok || next+20 != end {
 			break
 		}
@@ -297,7 +305,7 @@ func rdataString(msg []byte, start, n int, typ uint16) string {
 		return string(b)
 	case TypeSRV:
 		if n > 6 {
-			if target, next, ok := nameAt(msg[:end], start+6); ok && next == end {
+			if target, next, ok := nameAt(msg[:end], start+6, nil); ok && next == end {
 				b := strconv.AppendUint(nil, uint64(binary.BigEndian.Uint16(rd)), 10)
 				b = append(b, ' ')
 				b = strconv.AppendUint(b, uint64(binary.BigEndian.Uint16(rd[2:])), 10)
@@ -353,7 +361,7 @@ func svcb(msg []byte, start int) (string, bool) {
 	if len(msg)-start < 3 {
 		return "", false
 	}
-	target, off, ok := nameAt(msg, start+2)
+	target, off, ok := nameAt(msg, start+2, nil)
 	if !ok {
 		return "", false
 	}

@@ -36,16 +36,12 @@ type tcpHalf struct {
 }
 
 // event is a DNS event allocated in one piece.
-type event struct {
-	ev  detect.Event
-	dns detect.DNS
-}
-
 // Parser is the DNS detect.DatagramParser (UDP: one message per datagram)
 // and detect.StreamParser (TCP: messages with a 2-byte length prefix) of
 // one flow. Not safe for concurrent use; one per flow, owned by a shard.
 type Parser struct {
-	emit detect.Emit
+	emit  detect.Emit
+	arena *detect.Arena
 
 	msgs   int  // messages seen (parsed or not)
 	parsed bool // a message parsed: the flow is DNS
@@ -75,9 +71,13 @@ func NewParser(emit detect.Emit) *Parser {
 // Reset makes p ready for a new flow, keeping its TCP buffers.
 func (p *Parser) Reset(emit detect.Emit) {
 	b0, b1 := p.tcp[0].buf[:0], p.tcp[1].buf[:0]
-	*p = Parser{emit: emit}
+	*p = Parser{emit: emit, arena: p.arena}
 	p.tcp[0].buf, p.tcp[1].buf = b0, b1
 }
+
+// UseArena implements detect.ArenaUser: events and their strings come
+// from a (events then share nothing with the parser, which may be reused).
+func (p *Parser) UseArena(a *detect.Arena) { p.arena = a }
 
 // Datagram implements detect.DatagramParser.
 func (p *Parser) Datagram(dir int, data []byte, ts int64) detect.Verdict {
@@ -171,7 +171,7 @@ func plausibleHeader(b []byte) bool {
 // message parses one message and emits its event; false when the message
 // did not parse far enough to report (header and question section).
 func (p *Parser) message(b []byte, ts int64, tcp bool) bool {
-	m, err := ParseMessage(b)
+	m, err := ParseMessageArena(b, p.arena)
 	if err != nil && !(m.HasQuestion && m.Response) {
 		return false
 	}
@@ -179,11 +179,10 @@ func (p *Parser) message(b []byte, ts int64, tcp bool) bool {
 		return false // a query without a question says nothing
 	}
 	p.parsed = true
-	e := &event{}
-	e.ev.Type = detect.TypeDNS
-	e.ev.Timestamp = ts
-	e.ev.DNS = &e.dns
-	d := &e.dns
+	ev, d := p.arena.Event(), p.arena.DNS()
+	ev.Type = detect.TypeDNS
+	ev.Timestamp = ts
+	ev.DNS = d
 	d.ID = m.ID
 	d.TCP = tcp
 	if m.HasQuestion {
@@ -210,7 +209,7 @@ func (p *Parser) message(b []byte, ts int64, tcp bool) bool {
 			d.RRType = TypeName(q.qtype)
 		}
 	}
-	p.emit(&e.ev)
+	p.emit(ev)
 	return true
 }
 

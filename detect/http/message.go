@@ -44,24 +44,24 @@ func (p *Parser) beginRequest(method, target, proto []byte, ts int64) {
 	if p.cur != nil { // not expected: endRequest clears it
 		p.send(p.cur)
 	}
-	t := &txn{}
-	t.ev.Timestamp = ts
+	t := p.newTxn()
+	t.ts = ts
 	t.h.Method = methodString(method)
 	t.h.Protocol = protoString(proto)
-	t.h.URL = str(target, maxURL)
+	t.h.URL = p.str(target, maxURL)
 	t.h.Length = -1
 	switch {
 	case t.h.Method == "CONNECT":
 		t.connect = true
 		t.h.Proxied = true
-		t.h.Hostname, t.h.Port = splitHost(target)
+		t.h.Hostname, t.h.Port = splitHost(target, p.arena)
 	case t.h.Method == "HEAD":
 		t.head = true
 	}
 	if !t.connect && len(target) > 0 && target[0] != '/' && target[0] != '*' {
 		if auth, ok := absoluteAuthority(target); ok {
 			t.h.Proxied = true
-			t.uriHost, t.uriPort = splitHost(auth)
+			t.uriHost, t.uriPort = splitHost(auth, p.arena)
 		}
 	}
 	p.cur = t
@@ -82,7 +82,7 @@ func (p *Parser) endRequest(overflow bool) {
 		// The host is known now, the response is not: tell the shard at
 		// once (rules, injection), the full event follows the response.
 		if p.emit != nil && p.wantEarly && !p.done {
-			p.early = detect.Event{Type: detect.TypeHTTP, Timestamp: p.now, HTTP: &t.h, Early: true}
+			p.early = detect.Event{Type: detect.TypeHTTP, Timestamp: p.now, HTTP: t.h, Early: true}
 			p.emit(&p.early)
 			p.early.HTTP = nil
 		}
@@ -379,9 +379,9 @@ func (p *Parser) apply(h *half, id uint8, v []byte) {
 	if h == &p.resp {
 		switch id {
 		case hContentType:
-			p.ctype = str(v, maxField)
+			p.ctype = p.str(v, maxField)
 		case hLocation:
-			p.location = str(v, maxURL)
+			p.location = p.str(v, maxURL)
 		}
 		return
 	}
@@ -393,23 +393,23 @@ func (p *Parser) apply(h *half, id uint8, v []byte) {
 	case hHost:
 		if !t.hostSeen && !t.connect {
 			t.hostSeen = true
-			t.h.Hostname, t.h.Port = splitHost(v)
+			t.h.Hostname, t.h.Port = splitHost(v, p.arena)
 		}
 	case hUA:
 		if t.h.UserAgent == "" {
-			t.h.UserAgent = str(v, maxUA)
+			t.h.UserAgent = p.str(v, maxUA)
 		}
 	case hReferer:
 		if t.h.Referer == "" {
-			t.h.Referer = str(v, maxURL)
+			t.h.Referer = p.str(v, maxURL)
 		}
 	case hXFF:
 		if t.h.XFF == "" {
-			t.h.XFF = str(v, maxField)
+			t.h.XFF = p.str(v, maxField)
 		}
 	case hContentType:
 		if t.h.ContentType == "" {
-			t.h.ContentType = str(v, maxField)
+			t.h.ContentType = p.str(v, maxField)
 		}
 	}
 }
@@ -518,7 +518,7 @@ func isAlpha(c byte) bool { return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= '
 // splitHost splits "host[:port]", "[v6][:port]" (brackets removed) and a
 // bare IPv6 address; the host is lower-cased and a trailing dot dropped.
 // An invalid port leaves Port 0.
-func splitHost(v []byte) (string, uint16) {
+func splitHost(v []byte, a *detect.Arena) (string, uint16) {
 	v = trimSpace(v)
 	var host, port []byte
 	if len(v) > 0 && v[0] == '[' {
@@ -554,7 +554,7 @@ func splitHost(v []byte) (string, uint16) {
 	if len(host) > 0 && host[len(host)-1] == '.' {
 		host = host[:len(host)-1]
 	}
-	return lowerString(host, maxField), parsePort(port)
+	return lowerString(host, maxField, a), parsePort(port)
 }
 
 func parsePort(b []byte) uint16 {
@@ -575,7 +575,7 @@ func parsePort(b []byte) uint16 {
 }
 
 // lowerString returns b lower-cased (ASCII) as a string of at most limit bytes.
-func lowerString(b []byte, limit int) string {
+func lowerString(b []byte, limit int, a *detect.Arena) string {
 	if len(b) > limit {
 		b = b[:limit]
 	}
@@ -587,16 +587,20 @@ func lowerString(b []byte, limit int) string {
 		}
 	}
 	if !upper {
-		return string(b)
+		return a.String(b)
 	}
-	out := make([]byte, len(b))
-	for i, c := range b {
+	var buf [256]byte
+	out := buf[:0]
+	if len(b) > len(buf) {
+		out = make([]byte, 0, len(b))
+	}
+	for _, c := range b {
 		if c >= 'A' && c <= 'Z' {
 			c += 'a' - 'A'
 		}
-		out[i] = c
+		out = append(out, c)
 	}
-	return string(out)
+	return a.String(out)
 }
 
 // methodString returns the method, without allocating for common ones.

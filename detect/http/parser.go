@@ -78,11 +78,11 @@ func (h *half) resetMsg() {
 // txn is one request and its event, allocated together when the request
 // line is seen (there is then something to report).
 type txn struct {
-	ev      detect.Event
-	h       detect.HTTP
-	head    bool // HEAD: the response has no body
-	connect bool // CONNECT: a 2xx response turns the stream into a tunnel
-	dropped bool // placeholder for a request lost to a gap: its response is skipped silently
+	ts      int64        // packet time of the request line
+	h       *detect.HTTP // the event's http object (from the arena)
+	head    bool         // HEAD: the response has no body
+	connect bool         // CONNECT: a 2xx response turns the stream into a tunnel
+	dropped bool         // placeholder for a request lost to a gap: its response is skipped silently
 	// answered: the response ended before the request's headers did; the
 	// event is emitted when they do.
 	answered bool
@@ -102,6 +102,8 @@ func (t *txn) finishHost() {
 // safe for concurrent use; one per flow, owned by a shard.
 type Parser struct {
 	emit      detect.Emit
+	arena     *detect.Arena
+	freeTxns  []*txn       // transactions already reported, for reuse
 	early     detect.Event // reused for the provisional event of each request
 	wantEarly bool
 	now       int64 // packet time of the data being parsed
@@ -151,7 +153,10 @@ func (p *Parser) EmitEarly(on bool) { p.wantEarly = on }
 func (p *Parser) Reset(emit detect.Emit) {
 	line0, val0 := p.req.line[:0], p.req.val[:0]
 	line1, val1 := p.resp.line[:0], p.resp.val[:0]
-	*p = Parser{emit: emit}
+	if cap(val0) == 0 { // one buffer for header values in each direction, not a growth series
+		val0, val1 = make([]byte, 0, 256), make([]byte, 0, 256)
+	}
+	*p = Parser{emit: emit, arena: p.arena, freeTxns: p.freeTxns}
 	p.req.line, p.req.val = line0, val0
 	p.resp.line, p.resp.val = line1, val1
 	p.req.resetMsg()
@@ -279,13 +284,47 @@ func (p *Parser) send(t *txn) {
 	if t == nil || t.dropped || p.done {
 		return
 	}
-	t.ev.Type = detect.TypeHTTP
-	t.ev.HTTP = &t.h
-	p.emit(&t.ev)
+	e := p.arena.Event()
+	e.Type, e.Timestamp, e.HTTP = detect.TypeHTTP, t.ts, t.h
+	p.emit(e)
+	p.release(t)
 	p.txns++
 	if p.txns >= MaxTransactions {
 		p.done = true
 	}
+}
+
+// newTxn returns a cleared transaction whose http object comes from the
+// arena: the event owns it; the txn itself is parser bookkeeping, reused.
+func (p *Parser) newTxn() *txn {
+	var t *txn
+	if n := len(p.freeTxns); n > 0 {
+		t = p.freeTxns[n-1]
+		p.freeTxns = p.freeTxns[:n-1]
+		*t = txn{}
+	} else {
+		t = &txn{}
+	}
+	t.h = p.arena.HTTP()
+	return t
+}
+
+func (p *Parser) release(t *txn) {
+	if len(p.freeTxns) < MaxPending+2 {
+		t.h = nil
+		p.freeTxns = append(p.freeTxns, t)
+	}
+}
+
+// UseArena implements detect.ArenaUser.
+func (p *Parser) UseArena(a *detect.Arena) { p.arena = a }
+
+// str copies b (at most limit bytes) to a string in the arena.
+func (p *Parser) str(b []byte, limit int) string {
+	if len(b) > limit {
+		b = b[:limit]
+	}
+	return p.arena.String(b)
 }
 
 func (p *Parser) push(t *txn) {
@@ -652,9 +691,3 @@ func cutParams(v []byte) []byte {
 }
 
 // str copies b into a string of at most limit bytes.
-func str(b []byte, limit int) string {
-	if len(b) > limit {
-		b = b[:limit]
-	}
-	return string(b)
-}

@@ -49,6 +49,7 @@ type Stats struct {
 // from the client's first flight. See the package documentation.
 type Parser struct {
 	emit  detect.Emit
+	arena *detect.Arena
 	state uint8
 	ts    int64
 
@@ -84,11 +85,18 @@ func NewParser(emit detect.Emit) *Parser {
 func (p *Parser) Reset(emit detect.Emit) {
 	*p = Parser{
 		emit:    emit,
+		arena:   p.arena,
 		largest: -1,
 		crypto:  cryptoBuf{data: p.crypto.data},
 		scratch: p.scratch[:0],
 		hello:   p.hello,
 	}
+}
+
+// UseArena implements detect.ArenaUser.
+func (p *Parser) UseArena(a *detect.Arena) {
+	p.arena = a
+	p.hello.SetArena(a)
 }
 
 // Stats returns the parser's counters.
@@ -150,7 +158,9 @@ func (p *Parser) report(q *detect.QUIC) {
 	}
 	p.state = stateDone
 	if p.emit != nil {
-		p.emit(&detect.Event{Type: detect.TypeQUIC, Timestamp: p.ts, QUIC: q})
+		e := p.arena.Event()
+		e.Type, e.Timestamp, e.QUIC = detect.TypeQUIC, p.ts, q
+		p.emit(e)
 	}
 }
 
@@ -307,10 +317,9 @@ func (p *Parser) checkHello() {
 		p.giveUp()
 		return
 	}
-	ja3 := p.hello.JA3()
-	q := &detect.QUIC{SNI: p.hello.SNI, JA3: &ja3, JA4: p.hello.JA4('q')}
+	q := &detect.QUIC{SNI: p.hello.SNI, JA3: p.hello.JA3In(p.arena), JA4: p.hello.JA4In(p.arena, 'q')}
 	if len(p.hello.ALPN) > 0 {
-		q.ALPN = append([]string(nil), p.hello.ALPN...)
+		q.ALPN = append(p.arena.Strings(len(p.hello.ALPN)), p.hello.ALPN...)
 	}
 	p.report(q)
 }

@@ -46,7 +46,12 @@ type ClientHello struct {
 	SignatureAlgorithms []uint16
 	ECH                 bool // encrypted_client_hello (0xfe0d) present
 	SessionIDLen        int  // legacy_session_id length
+
+	arena *detect.Arena // where strings go (nil: their own allocations)
 }
+
+// SetArena makes Parse take its strings (SNI, ALPN) from a.
+func (c *ClientHello) SetArena(a *detect.Arena) { c.arena = a }
 
 // IsGREASE reports whether v is one of the reserved GREASE values of
 // RFC 8701 (0x0a0a, 0x1a1a, … 0xfafa).
@@ -140,6 +145,7 @@ func (c *ClientHello) Parse(body []byte) error {
 		SupportedGroups:     c.SupportedGroups[:0],
 		ECPointFormats:      c.ECPointFormats[:0],
 		SignatureAlgorithms: c.SignatureAlgorithms[:0],
+		arena:               c.arena,
 	}
 	r := reader{b: body, ok: true}
 	c.LegacyVersion = r.u16()
@@ -204,7 +210,7 @@ func (c *ClientHello) extension(typ uint16, data []byte) error {
 			nameType := list.u8()
 			name := list.vec16()
 			if list.ok && nameType == 0 && c.SNI == "" {
-				c.SNI = string(name)
+				c.SNI = c.arena.String(name)
 			}
 		}
 		ok = r.ok && list.ok
@@ -213,7 +219,7 @@ func (c *ClientHello) extension(typ uint16, data []byte) error {
 		for list.ok && len(list.b) > 0 {
 			p := list.vec8()
 			if list.ok {
-				c.ALPN = append(c.ALPN, string(p))
+				c.ALPN = append(c.ALPN, c.arena.String(p))
 			}
 		}
 		ok = r.ok && list.ok
@@ -276,7 +282,11 @@ func appendDashList(b []byte, vs []uint16) []byte {
 // EllipticCurves,EllipticCurvePointFormats in decimal, dash-separated, GREASE
 // removed (https://github.com/salesforce/ja3).
 func (c *ClientHello) JA3String() string {
-	b := make([]byte, 0, 256)
+	return string(c.appendJA3(make([]byte, 0, 256)))
+}
+
+// appendJA3 appends the JA3 string to b.
+func (c *ClientHello) appendJA3(b []byte) []byte {
 	b = strconv.AppendUint(b, uint64(c.LegacyVersion), 10)
 	b = append(b, ',')
 	b = appendDashList(b, c.CipherSuites)
@@ -291,7 +301,7 @@ func (c *ClientHello) JA3String() string {
 		}
 		b = strconv.AppendUint(b, uint64(f), 10)
 	}
-	return string(b)
+	return b
 }
 
 // JA3 returns the JA3 fingerprint (string and MD5).
@@ -376,9 +386,13 @@ func appendHash12(b, s []byte) []byte {
 // technical_details/JA4.md) for transport 't' (TCP), 'q' (QUIC) or 'd'
 // (DTLS).
 func (c *ClientHello) JA4(transport byte) string {
+	return string(c.appendJA4(make([]byte, 0, 36), transport))
+}
+
+// appendJA4 appends the JA4 fingerprint to out.
+func (c *ClientHello) appendJA4(out []byte, transport byte) []byte {
 	var scratch [128]uint16
 	var buf [1024]byte
-	out := make([]byte, 0, 36)
 	out = append(out, transport)
 	out = append(out, versionCode(c.MaxVersion())...)
 	if c.HasSNI {
@@ -452,5 +466,5 @@ func (c *ClientHello) JA4(transport byte) string {
 		}
 	}
 	out = appendHash12(out, s)
-	return string(out)
+	return out
 }

@@ -1,6 +1,9 @@
 package tls
 
 import (
+	"crypto/md5"
+	"encoding/hex"
+
 	"github.com/nunchi-sensor/nunchi/detect"
 )
 
@@ -91,6 +94,7 @@ const (
 // Not safe for concurrent use; one per flow, reusable through Reset.
 type Parser struct {
 	emit      detect.Emit
+	arena     *detect.Arena
 	early     detect.Event // reused for the provisional event of the ClientHello
 	wantEarly bool
 	earlyT    detect.TLS
@@ -121,6 +125,12 @@ func NewParser(emit detect.Emit) *Parser {
 
 // EmitEarly implements detect.EarlyEmitter.
 func (p *Parser) EmitEarly(on bool) { p.wantEarly = on }
+
+// UseArena implements detect.ArenaUser.
+func (p *Parser) UseArena(a *detect.Arena) {
+	p.arena = a
+	p.ch.SetArena(a)
+}
 
 // Reset readies p for a new connection, keeping its buffers.
 func (p *Parser) Reset(emit detect.Emit) {
@@ -462,33 +472,63 @@ func (p *Parser) Close(ts int64) {
 	}
 }
 
-func withoutGREASE(vs []uint16) []uint16 {
-	out := make([]uint16, 0, len(vs))
+func withoutGREASE(vs []uint16, a *detect.Arena) []uint16 {
+	n := 0
+	for _, v := range vs {
+		if !IsGREASE(v) {
+			n++
+		}
+	}
+	if n == 0 {
+		return nil
+	}
+	out := a.Uint16s(n)
 	for _, v := range vs {
 		if !IsGREASE(v) {
 			out = append(out, v)
 		}
 	}
-	if len(out) == 0 {
-		return nil
-	}
 	return out
 }
 
+// ja3Of fills a JA3 object from its string, built in b: the string and
+// the MD5 hex go to the arena.
+func ja3Of(a *detect.Arena, b []byte) *detect.JA3 {
+	sum := md5.Sum(b)
+	var hx [32]byte
+	hex.Encode(hx[:], sum[:])
+	j := a.JA3()
+	j.String, j.Hash = a.String(b), a.String(hx[:])
+	return j
+}
+
+// JA3In returns c's JA3 with its strings in a (nil: allocated).
+func (c *ClientHello) JA3In(a *detect.Arena) *detect.JA3 {
+	var buf [2048]byte
+	return ja3Of(a, c.appendJA3(buf[:0]))
+}
+
+// JA4In returns c's JA4 (transport 't' TCP, 'q' QUIC) in a.
+func (c *ClientHello) JA4In(a *detect.Arena, transport byte) string {
+	var buf [64]byte
+	return a.String(c.appendJA4(buf[:0], transport))
+}
+
 func (p *Parser) emitEvent(ts int64) {
-	t := &detect.TLS{}
+	a := p.arena
+	t := a.TLS()
+	var buf [2048]byte
 	if p.haveCH {
 		c := &p.ch
 		t.SNI = c.SNI
 		if len(c.ALPN) > 0 {
-			t.ALPN = append([]string(nil), c.ALPN...)
+			t.ALPN = append(a.Strings(len(c.ALPN)), c.ALPN...)
 		}
-		j := c.JA3()
-		t.JA3 = &j
-		t.JA4 = c.JA4('t')
-		t.CipherSuites = withoutGREASE(c.CipherSuites)
-		t.SupportedVersions = withoutGREASE(c.SupportedVersions)
-		t.Extensions = withoutGREASE(c.Extensions)
+		t.JA3 = ja3Of(a, c.appendJA3(buf[:0]))
+		t.JA4 = a.String(c.appendJA4(buf[:0], 't'))
+		t.CipherSuites = withoutGREASE(c.CipherSuites, a)
+		t.SupportedVersions = withoutGREASE(c.SupportedVersions, a)
+		t.Extensions = withoutGREASE(c.Extensions, a)
 		t.ECH = c.ECH
 		t.Version = VersionName(c.MaxVersion())
 	}
@@ -497,8 +537,7 @@ func (p *Parser) emitEvent(ts int64) {
 		t.Version = VersionName(s.Version())
 		t.CipherSuite = s.CipherSuite
 		t.ALPNServer = s.ALPN
-		j := s.JA3S()
-		t.JA3S = &j
+		t.JA3S = ja3Of(a, s.appendJA3S(buf[:0]))
 	}
 	if p.haveCert {
 		t.Subject = p.cert.Subject
@@ -509,6 +548,8 @@ func (p *Parser) emitEvent(ts int64) {
 		t.NotAfter = p.cert.NotAfter
 	}
 	if p.emit != nil {
-		p.emit(&detect.Event{Type: detect.TypeTLS, Timestamp: ts, TLS: t})
+		e := a.Event()
+		e.Type, e.Timestamp, e.TLS = detect.TypeTLS, ts, t
+		p.emit(e)
 	}
 }

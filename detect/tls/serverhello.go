@@ -91,13 +91,17 @@ func (s *ServerHello) Version() uint16 {
 // SSLVersion is the legacy version field, as in the reference
 // implementation.
 func (s *ServerHello) JA3SString() string {
-	b := make([]byte, 0, 64)
+	return string(s.appendJA3S(make([]byte, 0, 64)))
+}
+
+// appendJA3S appends the JA3S string to b.
+func (s *ServerHello) appendJA3S(b []byte) []byte {
 	b = strconv.AppendUint(b, uint64(s.LegacyVersion), 10)
 	b = append(b, ',')
 	b = strconv.AppendUint(b, uint64(s.CipherSuite), 10)
 	b = append(b, ',')
 	b = appendDashList(b, s.Extensions)
-	return string(b)
+	return b
 }
 
 // JA3S returns the JA3S fingerprint (string and MD5).
