@@ -194,7 +194,10 @@ func series(st *pipeline.Stats, path string) (name string, labels []string) {
 		"streams.bytes": "nunchi_streams_bytes_total", "streams.gaps": "nunchi_streams_gaps_total",
 		"streams.gap_bytes": "nunchi_streams_gap_bytes_total", "streams.midstream": "nunchi_streams_midstream_total",
 		"streams.overlaps": "nunchi_streams_overlaps_total", "streams.overlap_conflicts": "nunchi_streams_overlap_conflicts_total",
-		"shards": "nunchi_shards",
+		"shards":         "nunchi_shards",
+		"inject.offered": "nunchi_inject_offered_total", "inject.sent": "nunchi_inject_sent_total",
+		"inject.failed": "nunchi_inject_failed_total", "inject.packets": "nunchi_inject_packets_total",
+		"inject.own_seen": "nunchi_inject_own_seen_total",
 	}
 	if n, ok := simple[path]; ok {
 		return n, nil
@@ -210,12 +213,15 @@ func series(st *pipeline.Stats, path string) (name string, labels []string) {
 		return "nunchi_decoder_transport_packets_total", []string{"protocol", strings.TrimPrefix(path, "decoder.")}
 	case "decoder.other_ip":
 		return "nunchi_decoder_transport_packets_total", []string{"protocol", "other"}
+	case "inject.won", "inject.lost", "inject.unknown":
+		return "nunchi_inject_outcomes_total", []string{"outcome", strings.TrimPrefix(path, "inject.")}
 	}
 	for prefix, m := range map[string][2]string{
-		"decoder.dropped.": {"nunchi_decoder_dropped_total", "reason"},
-		"defrag.dropped.":  {"nunchi_defrag_dropped_total", "reason"},
-		"flows.ended.":     {"nunchi_flows_ended_total", "reason"},
-		"events.":          {"nunchi_events_total", "event_type"},
+		"decoder.dropped.":   {"nunchi_decoder_dropped_total", "reason"},
+		"defrag.dropped.":    {"nunchi_defrag_dropped_total", "reason"},
+		"flows.ended.":       {"nunchi_flows_ended_total", "reason"},
+		"events.":            {"nunchi_events_total", "event_type"},
+		"inject.suppressed.": {"nunchi_inject_suppressed_total", "reason"},
 	} {
 		if k, ok := strings.CutPrefix(path, prefix); ok {
 			return m[0], []string{m[1], k}

@@ -6,6 +6,7 @@ import (
 
 	"github.com/nunchi-sensor/nunchi/capture"
 	"github.com/nunchi-sensor/nunchi/detect"
+	"github.com/nunchi-sensor/nunchi/inject"
 	"github.com/nunchi-sensor/nunchi/pipeline"
 	"github.com/nunchi-sensor/nunchi/reassembly"
 )
@@ -14,6 +15,10 @@ import (
 // happen). stats events are not counted by the pipeline.
 var EventTypes = []string{detect.TypeFlow, detect.TypeHTTP, detect.TypeTLS, detect.TypeQUIC, detect.TypeDNS,
 	detect.TypeBlock, detect.TypeInject, detect.TypeNAT, detect.TypeAnomaly}
+
+// InjectSuppressReasons are the reason label values of nunchi_inject_suppressed_total.
+var InjectSuppressReasons = []string{inject.SuppressNetwork, inject.SuppressRate, inject.SuppressClientRate,
+	inject.SuppressPerFlow, inject.SuppressTunnel, inject.SuppressNoState, inject.SuppressNoAnswer, "unsupported_surface"}
 
 // DefragDropReasons are the reason label values of nunchi_defrag_dropped_total.
 var DefragDropReasons = []string{"timeout", "evicted", "too_many_fragments", "memcap", "too_large", "invalid"}
@@ -129,6 +134,20 @@ func WriteStats(b *Builder, st *pipeline.Stats) {
 		b.Counter("nunchi_events_total", "Events emitted by the pipeline, by event_type (stats events not included).", kv.v, "event_type", kv.label)
 	}
 	b.GaugeUint("nunchi_shards", "Pipeline shards (goroutines that own a flow table).", uint64(st.Shards))
+
+	if in := st.Inject; in != nil {
+		b.Counter("nunchi_inject_offered_total", "Injection triggers (block events of inject lists): sent + failed + suppressed.", in.Offered)
+		b.Counter("nunchi_inject_sent_total", "Triggers answered with forged frames (or written to the dry-run pcap).", in.Sent)
+		b.Counter("nunchi_inject_failed_total", "Triggers whose frames could not be sent.", in.Failed)
+		for _, kv := range known(in.Suppressed, InjectSuppressReasons) {
+			b.Counter("nunchi_inject_suppressed_total", "Triggers not answered, by guardrail.", kv.v, "reason", kv.label)
+		}
+		b.Counter("nunchi_inject_packets_total", "Forged frames sent.", in.Packets)
+		b.Counter("nunchi_inject_own_seen_total", "Forged frames seen again on the capture port (ignored).", in.OwnSeen)
+		for _, o := range []labelled{{"won", in.Won}, {"lost", in.Lost}, {"unknown", in.Unknown}} {
+			b.Counter("nunchi_inject_outcomes_total", "Injections by outcome of the race with the real server.", o.v, "outcome", o.label)
+		}
+	}
 
 	writeSinks(b, st)
 }

@@ -20,6 +20,7 @@ import (
 	"gopkg.in/yaml.v3"
 
 	"github.com/nunchi-sensor/nunchi/capture"
+	"github.com/nunchi-sensor/nunchi/inject"
 	"github.com/nunchi-sensor/nunchi/internal/app"
 	"github.com/nunchi-sensor/nunchi/internal/testutil"
 	"github.com/nunchi-sensor/nunchi/metrics"
@@ -551,6 +552,7 @@ func exposedNames(t *testing.T) map[string]bool {
 	st := pipeline.Stats{Events: map[string]uint64{}, Shards: 1}
 	st.Capture.Sockets = []capture.SourceStats{{Interface: "eth1", Socket: 0, Packets: 1}}
 	st.Sinks = []sinks.SinkStats{{Name: "kafka", Delivery: &sinks.Delivery{Dropped: map[string]uint64{"spool_full": 1}}}}
+	st.Inject = &inject.Stats{}
 	srv := httptest.NewServer(metrics.Handler(metrics.Source{Stats: func() pipeline.Stats { return st }, Ready: func() bool { return true }}))
 	defer srv.Close()
 	resp, err := srv.Client().Get(srv.URL + "/metrics")
