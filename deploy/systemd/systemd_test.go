@@ -161,3 +161,37 @@ func TestExampleConfigAndRules(t *testing.T) {
 		t.Errorf("sysusers entry: %v %q", err, b)
 	}
 }
+
+// TestNICUnit: the NIC preparation template verifies and does what
+// docs/deploy.md says: offloads off, promiscuous, no ARP, a large ring,
+// before the sensor.
+func TestNICUnit(t *testing.T) {
+	u := unit(t, "nunchi-nic@.service")
+	all := strings.Join(u["Service"]["ExecStart"], "\n")
+	for _, want := range []string{"promisc on", "arp off", "gro off lro off tso off gso off", "-G %I rx", "disable_ipv6=1"} {
+		if !strings.Contains(all, want) {
+			t.Errorf("ExecStart lacks %q", want)
+		}
+	}
+	if u["Unit"]["Before"][0] != "nunchi.service" || u["Service"]["Type"][0] != "oneshot" {
+		t.Errorf("Before %v Type %v", u["Unit"]["Before"], u["Service"]["Type"])
+	}
+	sa, err := exec.LookPath("systemd-analyze")
+	if err != nil {
+		t.Skip("systemd-analyze not installed (Debian package systemd)")
+	}
+	for _, p := range []string{"/usr/sbin/ip", "/usr/sbin/ethtool", "/usr/sbin/sysctl"} {
+		if _, err := os.Stat(p); err != nil {
+			t.Skipf("%s not installed: verify would report it", p)
+		}
+	}
+	dir := t.TempDir()
+	b, _ := os.ReadFile("nunchi-nic@.service")
+	if err := os.WriteFile(filepath.Join(dir, "nunchi-nic@.service"), b, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	out, err := exec.Command(sa, "verify", filepath.Join(dir, "nunchi-nic@eth1.service")).CombinedOutput()
+	if err != nil || len(strings.TrimSpace(string(out))) > 0 {
+		t.Errorf("systemd-analyze verify: %v\n%s", err, out)
+	}
+}
