@@ -60,6 +60,11 @@ type Sink struct {
 	hard    chan struct{} // close_timeout passed: stop now
 	stopped chan struct{} // the sender has returned
 
+	topicsMu  sync.Mutex // guards topics
+	startOnce sync.Once
+	started   bool // set by Start; Close reads it from the goroutine that owns the sink
+	closeOnce sync.Once
+
 	mu          sync.Mutex // guards everything below
 	queue       []*batch   // memory batches not yet submitted
 	queued      int        // events in queue
@@ -69,8 +74,6 @@ type Sink struct {
 	live        map[*batch]struct{}
 	d           sinks.Delivery
 	lastErr     time.Time
-	topicsMu    sync.Mutex
-	closeOnce   sync.Once
 }
 
 var (
@@ -136,7 +139,10 @@ func New(cfg Config, log *slog.Logger) (*Sink, error) {
 
 // Start starts the background sender.
 func (s *Sink) Start() {
-	go s.run()
+	s.startOnce.Do(func() {
+		s.started = true
+		go s.run()
+	})
 }
 
 // Name implements sinks.Sink.
@@ -462,7 +468,9 @@ type spoolRecord struct {
 // broker has every one; on any failure the whole batch is sent again later
 // (duplicates carry the same event_id).
 func (s *Sink) sendSpool() spoolResult {
-	rb, err := s.spool.Read(s.cfg.BatchSize*4, 4*int(s.cfg.BatchBytes))
+	// Large reads: each round ends with partial batches that wait
+	// batch_timeout, so fewer, larger rounds drain faster.
+	rb, err := s.spool.Read(100_000, 16*int(s.cfg.BatchBytes))
 	if err != nil {
 		s.mu.Lock()
 		s.logErrLocked("spool read", err)
@@ -471,12 +479,17 @@ func (s *Sink) sendSpool() spoolResult {
 	}
 	if len(rb.Records) == 0 {
 		s.mu.Lock()
-		if s.spool.Len() == 0 && len(s.queue) == 0 {
+		defer s.mu.Unlock()
+		if n := s.spool.Len(); n > 0 {
+			// Appended between the Read and now: read again. (Were the
+			// count ever wrong, the backoff keeps this from spinning.)
+			return sentFailed
+		}
+		if len(s.queue) == 0 {
 			// Drained: new events take the memory path again. Write cannot
 			// spill meanwhile, it needs s.mu.
 			s.spooling = false
 		}
-		s.mu.Unlock()
 		return sentOK
 	}
 	b := &batch{fromSpool: true, done: make(chan struct{}), msgs: make([]kafkago.Message, 0, len(rb.Records))}
@@ -536,6 +549,9 @@ func (s *Sink) Close() error {
 func (s *Sink) close() error {
 	close(s.closing)
 	s.signal()
+	if !s.started {
+		close(s.stopped)
+	}
 	t := time.NewTimer(s.cfg.CloseTimeout)
 	select {
 	case <-s.stopped:

@@ -9,12 +9,10 @@ import (
 	"crypto/x509/pkix"
 	"encoding/json"
 	"encoding/pem"
-	"fmt"
 	"io"
 	"log/slog"
 	"math/big"
 	"net"
-	"net/netip"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -37,23 +35,8 @@ var quiet = slog.New(slog.NewTextHandler(io.Discard, nil))
 
 var types = []string{detect.TypeFlow, "dns", "tls"}
 
-// events returns n distinct events (ids from first) spread over three types.
-func events(first, n int) []*detect.Event {
-	out := make([]*detect.Event, n)
-	for i := range out {
-		id := first + i
-		e := &detect.Event{
-			Type: types[id%len(types)], Timestamp: int64(id) * 1e6, Sensor: "test", FlowID: uint64(id + 1),
-			CommunityID: fmt.Sprintf("1:%027d=", id%97), SrcIP: netip.MustParseAddr("10.0.0.1"),
-			DestIP: netip.MustParseAddr("10.0.0.2"), SrcPort: uint16(id), DestPort: 443, Proto: 6,
-		}
-		if e.Type == detect.TypeFlow {
-			e.Flow = &detect.FlowInfo{PktsToServer: uint64(id), BytesToServer: 100}
-		}
-		out[i] = e
-	}
-	return out
-}
+// events returns n distinct events (ids from first) spread over types.
+func events(first, n int) []*detect.Event { return kafkatest.Events(first, n) }
 
 func testConfig(broker, spoolDir string) Config {
 	c := DefaultConfig()
@@ -530,4 +513,20 @@ func TestConfigValidate(t *testing.T) {
 		t.Error("two sinks opened one spool")
 	}
 	_ = spool.ErrFull
+}
+
+func TestCloseWithoutStart(t *testing.T) {
+	cfg := testConfig(refusedAddr(t), t.TempDir())
+	s := newSink(t, cfg)
+	s.Write(events(0, 10))
+	done := make(chan struct{})
+	go func() { s.Close(); close(done) }()
+	select {
+	case <-done:
+	case <-time.After(time.Minute):
+		t.Fatal("Close hangs when Start was never called")
+	}
+	if d := s.DeliveryStats(); d.Pending != 10 || !d.Balanced() {
+		t.Errorf("delivery %+v", d)
+	}
 }

@@ -4,8 +4,10 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"net"
+	"net/netip"
 	"os"
 	"os/exec"
 	"sort"
@@ -16,6 +18,8 @@ import (
 
 	kafkago "github.com/segmentio/kafka-go"
 	"github.com/twmb/franz-go/pkg/kfake"
+
+	"github.com/nunchi-sensor/nunchi/detect"
 )
 
 // ServiceAddr is the broker deploy/dev/services.sh started (NUNCHI_TEST_KAFKA).
@@ -254,4 +258,24 @@ func (p *Proxy) Restore() {
 func (p *Proxy) Dial(ctx context.Context, network, _ string) (net.Conn, error) {
 	var d net.Dialer
 	return d.DialContext(ctx, network, p.Addr)
+}
+
+// Events returns n distinct flow, dns and tls events (ids from first), with
+// community IDs spread over 97 keys; about 330 bytes of JSON each.
+func Events(first, n int) []*detect.Event {
+	types := []string{detect.TypeFlow, "dns", "tls"}
+	out := make([]*detect.Event, n)
+	for i := range out {
+		id := first + i
+		e := &detect.Event{
+			Type: types[id%len(types)], Timestamp: int64(id) * 1e6, Sensor: "test", FlowID: uint64(id + 1),
+			CommunityID: fmt.Sprintf("1:%027d=", id%97), SrcIP: netip.MustParseAddr("10.0.0.1"),
+			DestIP: netip.MustParseAddr("10.0.0.2"), SrcPort: uint16(id), DestPort: 443, Proto: 6,
+		}
+		if e.Type == detect.TypeFlow {
+			e.Flow = &detect.FlowInfo{PktsToServer: uint64(id), BytesToServer: 100}
+		}
+		out[i] = e
+	}
+	return out
 }
