@@ -4,6 +4,7 @@ import (
 	"context"
 	"flag"
 	"fmt"
+	"io"
 	"net"
 	"os"
 	"os/signal"
@@ -15,19 +16,25 @@ import (
 )
 
 func main() {
-	if err := run(); err != nil {
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
+	defer stop()
+	if err := run(ctx, os.Args[1:], os.Stdout); err != nil {
 		fmt.Fprintln(os.Stderr, "nunchi-devbroker:", err)
 		os.Exit(1)
 	}
 }
 
-func run() error {
-	addr := flag.String("addr", "127.0.0.1:9092", "listen address (port 0: a free port)")
-	addrFile := flag.String("addr-file", "", "write the listen address to this file once ready")
-	dataDir := flag.String("data", "", "keep the broker's data in this directory (default: memory only)")
-	partitions := flag.Int("partitions", 3, "partitions of auto-created topics")
-	saslUser := flag.String("sasl-user", "", "require SASL and accept this user:password (PLAIN and SCRAM-SHA-256/512)")
-	flag.Parse()
+// run serves until ctx ends.
+func run(ctx context.Context, args []string, stdout io.Writer) error {
+	fs := flag.NewFlagSet("nunchi-devbroker", flag.ContinueOnError)
+	addr := fs.String("addr", "127.0.0.1:9092", "listen address (port 0: a free port)")
+	addrFile := fs.String("addr-file", "", "write the listen address to this file once ready")
+	dataDir := fs.String("data", "", "keep the broker's data in this directory (default: memory only)")
+	partitions := fs.Int("partitions", 3, "partitions of auto-created topics")
+	saslUser := fs.String("sasl-user", "", "require SASL and accept this user:password (PLAIN and SCRAM-SHA-256/512)")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
 
 	host, portStr, err := net.SplitHostPort(*addr)
 	if err != nil {
@@ -76,9 +83,7 @@ func run() error {
 			return err
 		}
 	}
-	fmt.Println("ready", listen)
-	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
-	defer stop()
+	fmt.Fprintln(stdout, "ready", listen)
 	<-ctx.Done()
 	return nil
 }
