@@ -8,5 +8,6 @@
 // repository; the Dockerfile copies only files that exist and that the
 // build context keeps; the sensor's config loads; Prometheus scrapes the
 // address the sensor listens on; and the sensor-health Grafana dashboard
-// queries only series the metrics endpoint exposes.
+// queries only series the metrics endpoint exposes. It also holds the check
+// that every YAML example in README.md and docs/ loads.
 package docker
