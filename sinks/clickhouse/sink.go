@@ -508,48 +508,21 @@ func (s *Sink) ready() error {
 	if s.conn != nil {
 		return nil
 	}
-	opts := &clickhouse.Options{
-		Addr:         []string{s.cfg.Addr},
-		Auth:         clickhouse.Auth{Database: "default", Username: s.cfg.Username, Password: s.cfg.Password},
-		DialTimeout:  s.cfg.DialTimeout,
-		ReadTimeout:  s.cfg.InsertTimeout,
-		Compression:  &clickhouse.Compression{Method: clickhouse.CompressionLZ4},
-		MaxOpenConns: 2, MaxIdleConns: 1,
-	}
-	if s.cfg.Secure {
-		opts.TLS = s.tls
-		if opts.TLS == nil {
-			opts.TLS = &tls.Config{}
-		}
-	}
-	conn, err := Connect(context.Background(), opts)
-	if err != nil {
-		return err
-	}
-	v, err := conn.ServerVersion()
-	if err != nil {
-		conn.Close()
-		return err
-	}
-	d := DialectFor(int(v.Version.Major), int(v.Version.Minor))
-	if d.ExperimentalLC {
-		conn.Close()
-		opts.Settings = clickhouse.Settings{"allow_experimental_low_cardinality_type": 1}
-		if conn, err = Connect(context.Background(), opts); err != nil {
-			return err
-		}
-	}
 	ctx, cancel := context.WithTimeout(context.Background(), s.cfg.InsertTimeout)
 	defer cancel()
+	conn, d, err := Open(ctx, s.cfg, s.tls)
+	if err != nil {
+		return err
+	}
 	n, err := migrate(ctx, conn, s.cfg.Database, d)
 	if err != nil {
 		conn.Close()
 		return err
 	}
 	if n > 0 {
-		s.log.Info("clickhouse schema migrated", "migrations", n, "dialect", d.Name, "server", v.Version)
+		s.log.Info("clickhouse schema migrated", "migrations", n, "dialect", d.Name)
 	}
-	cols, err := describe(ctx, conn, s.cfg.Database)
+	cols, err := Columns(ctx, conn, s.cfg.Database)
 	if err != nil {
 		conn.Close()
 		return err
@@ -567,6 +540,50 @@ func (s *Sink) ready() error {
 	return nil
 }
 
+// Open connects to the server of cfg (database "default", so it works
+// before the sink's database exists) and returns the connection with the
+// server's dialect; on 18.x the session enables LowCardinality.
+func Open(ctx context.Context, cfg Config, tc *tls.Config) (driver.Conn, Dialect, error) {
+	opts := &clickhouse.Options{
+		Addr:         []string{cfg.Addr},
+		Auth:         clickhouse.Auth{Database: "default", Username: cfg.Username, Password: cfg.Password},
+		DialTimeout:  cfg.DialTimeout,
+		ReadTimeout:  cfg.InsertTimeout,
+		Compression:  &clickhouse.Compression{Method: clickhouse.CompressionLZ4},
+		MaxOpenConns: 2, MaxIdleConns: 1,
+	}
+	if cfg.Secure {
+		opts.TLS = tc
+		if opts.TLS == nil {
+			opts.TLS = &tls.Config{}
+		}
+	}
+	conn, err := Connect(ctx, opts)
+	if err != nil {
+		return nil, Dialect{}, err
+	}
+	v, err := conn.ServerVersion()
+	if err != nil {
+		conn.Close()
+		return nil, Dialect{}, err
+	}
+	d := DialectFor(int(v.Version.Major), int(v.Version.Minor))
+	if d.ExperimentalLC {
+		conn.Close()
+		opts.Settings = clickhouse.Settings{"allow_experimental_low_cardinality_type": 1}
+		if conn, err = Connect(ctx, opts); err != nil {
+			return nil, Dialect{}, err
+		}
+	}
+	return conn, d, nil
+}
+
+// Migrate brings the schema of db up to date on conn (from Open).
+func Migrate(ctx context.Context, conn driver.Conn, db string, d Dialect) error {
+	_, err := migrate(ctx, conn, db, d)
+	return err
+}
+
 // Connect opens a connection pool and checks that the server answers.
 func Connect(ctx context.Context, opts *clickhouse.Options) (driver.Conn, error) {
 	conn, err := clickhouse.Open(opts)
@@ -580,8 +597,8 @@ func Connect(ctx context.Context, opts *clickhouse.Options) (driver.Conn, error)
 	return conn, nil
 }
 
-// describe returns the columns of every event table.
-func describe(ctx context.Context, conn driver.Conn, db string) (map[string][]Column, error) {
+// Columns returns the columns of every table of db, by table.
+func Columns(ctx context.Context, conn driver.Conn, db string) (map[string][]Column, error) {
 	rows, err := conn.Query(ctx, "SELECT table, name, type, default_kind FROM system.columns WHERE database = ?", db)
 	if err != nil {
 		return nil, fmt.Errorf("read columns: %w", err)
