@@ -41,4 +41,11 @@
 // SCRAM-SHA-256/512, the password read from password_file) are read at New.
 //
 // New is inert apart from opening the spool; Start starts the sender.
+//
+// docs/kafka.md has the configuration, the tests (an in-process kfake
+// broker, and the services broker from deploy/dev/services.sh through
+// NUNCHI_TEST_KAFKA) and measured throughput (bench_test.go): on this 2-core
+// machine the sink alone delivers 150–300 k events/s (lz4, acks=all), a
+// benchgen replay sends 34–74 k events/s (the replay is the limit), and a
+// spool drains at 56–95 k events/s.
 package kafka
