@@ -140,8 +140,10 @@ func TestReportInChromium(t *testing.T) {
 		t.Errorf("screenshot looks blank: %d colours, %d of %d pixels not white", len(colours), nonWhite, total)
 	}
 
-	// The DOM after the page's script ran, and the console.
-	dom, logs := runChromium(t, bin, url, "--dump-dom")
+	// The DOM after the page's script ran, and the console. The fragment
+	// asks the script to sort the talkers by "as server" (column 4),
+	// descending: 192.0.2.20, the server of 7 flows, moves to the top.
+	dom, logs := runChromium(t, bin, url+"#sort=top-talkers:4", "--dump-dom")
 	for _, l := range append(consoleLine.FindAllString(shotLog, -1), consoleLine.FindAllString(logs, -1)...) {
 		t.Errorf("console: %s", l)
 	}
@@ -176,8 +178,14 @@ func TestReportInChromium(t *testing.T) {
 	if s := section("dns-names"); !cell(s, "www.example.com") || !cell(s, "blocked.example") {
 		t.Errorf("DNS names table:\n%s", s)
 	}
-	if s := section("talkers"); !cell(s, "192.0.2.10") || !cell(s, "2001:db8::20") {
+	if s := section("top-talkers"); !cell(s, "192.0.2.10") || !cell(s, "2001:db8::20") {
 		t.Errorf("talkers table:\n%s", s)
+	} else {
+		body := s[strings.Index(s, "<tbody>"):]
+		first := body[:strings.Index(body, "</tr>")]
+		if !cell(first, "192.0.2.20") || !strings.Contains(s, `aria-sort="descending"`) {
+			t.Errorf("sorting by column 4 did not put 192.0.2.20 first:\n%s", s)
+		}
 	}
 	if s := section("services"); !cell(s, "TCP/443") || !cell(s, "UDP/53") {
 		t.Errorf("services table:\n%s", s)
@@ -195,7 +203,7 @@ func TestReportInChromium(t *testing.T) {
 			t.Errorf("DOM lacks %s", want)
 		}
 	}
-	for _, id := range []string{"quic-sni", "nat", "anomalies", "injections"} {
+	for _, id := range []string{"quic-sni", "nat-gateways", "anomaly-list", "injection-list"} {
 		if !strings.Contains(dom, `<p class="empty" id="`+id+`">None in this capture.</p>`) {
 			t.Errorf("section %s not in its empty state", id)
 		}

@@ -148,7 +148,7 @@ func buildView(a *Aggregator, now time.Time) view {
 	if a.first > 0 {
 		f, l := time.Unix(0, a.first).UTC(), time.Unix(0, a.last).UTC()
 		v.Span = fmt.Sprintf("%s — %s (%s)", f.Format("2006-01-02 15:04:05"), l.Format("2006-01-02 15:04:05 UTC"),
-			l.Sub(f).Round(time.Millisecond))
+			fmtDuration(l.Sub(f)))
 	} else {
 		v.Span = "no packets"
 	}
@@ -192,11 +192,11 @@ func buildView(a *Aggregator, now time.Time) view {
 		{ID: "http", Title: "HTTP hosts", Tables: []table{nameTable("http-hosts", "HTTP hosts", "host", "requests", "statuses", a.httpHosts, top)}},
 		{ID: "dns", Title: "DNS names", Tables: []table{a.dnsTable(top)}},
 		{ID: "nat", Title: "NAT gateways", Tables: []table{
-			nameTable("nat", "NAT gateways", "address", "nat events", "", a.nat, top)}},
+			nameTable("nat-gateways", "NAT gateways", "address", "nat events", "", a.nat, top)}},
 		{ID: "anomalies", Title: "Anomalies", Tables: []table{
-			nameTable("anomalies", "Anomalies", "source → destination", "anomaly events", "", a.anomalies, top)}},
+			nameTable("anomaly-list", "Anomalies", "source → destination", "anomaly events", "", a.anomalies, top)}},
 		{ID: "injections", Title: "Injections", Tables: []table{
-			nameTable("injections", "Injections", "client → server", "inject events", "", a.injects, top)}},
+			nameTable("injection-list", "Injections", "client → server", "inject events", "", a.injects, top)}},
 	}
 	return v
 }
@@ -278,7 +278,7 @@ func maxU(a, b uint64) uint64 {
 }
 
 func (a *Aggregator) hostTable(n int) table {
-	t := table{ID: "talkers", Title: "Top talkers (bytes sent and received)", Empty: noneYet,
+	t := table{ID: "top-talkers", Title: "Top talkers (bytes sent and received)", Empty: noneYet,
 		Cols: []column{{"host", false}, {"bytes", true}, {"packets", true}, {"flows", true}, {"as server", true}}}
 	top := a.hosts.Top(n)
 	for _, e := range top {
@@ -384,26 +384,75 @@ func (a *Aggregator) dnsTable(n int) table {
 	return t
 }
 
+// series is the time series as charted.
+type series struct {
+	start, width int64
+	buckets      []bucket
+	// Left out: isolated buckets far from the rest (a stray timestamp).
+	outFlows, outEvents uint64
+	outFirst, outLast   int64
+}
+
 // bucketSeries returns the buckets from the first to the last as a dense
 // slice, merged (on a copy) into wider buckets of the ladder until at most
-// maxN remain.
-func (a *Aggregator) bucketSeries(maxN int) (start, width int64, out []bucket) {
+// maxN remain. A light bucket at either end that lies further from the
+// next than the whole rest spans (a packet stamped 1970 in a capture of
+// today) is left out, and counted, so it does not flatten the chart.
+func (a *Aggregator) bucketSeries(maxN int) series {
+	sr := series{width: a.width}
 	if len(a.buckets) == 0 {
-		return 0, a.width, nil
+		return sr
 	}
-	width = a.width
-	m := a.buckets
+	keys := make([]int64, 0, len(a.buckets))
+	var total uint64
+	for k, b := range a.buckets {
+		keys = append(keys, k)
+		total += b.Events + b.Flows
+	}
+	sort.Slice(keys, func(i, j int) bool { return keys[i] < keys[j] })
+	light := func(k int64) bool {
+		b := a.buckets[k]
+		return (b.Events+b.Flows)*100 <= total
+	}
+	drop := func(k int64) {
+		b := a.buckets[k]
+		sr.outFlows += b.Flows
+		sr.outEvents += b.Events
+		t := k * a.width
+		if sr.outFirst == 0 || t < sr.outFirst {
+			sr.outFirst = t
+		}
+		sr.outLast = max(sr.outLast, t)
+	}
+	for len(keys) > 2 {
+		n := len(keys)
+		if light(keys[0]) && keys[1]-keys[0] > keys[n-1]-keys[1] {
+			drop(keys[0])
+			keys = keys[1:]
+		} else if light(keys[n-1]) && keys[n-1]-keys[n-2] > keys[n-2]-keys[0] {
+			drop(keys[n-1])
+			keys = keys[:n-1]
+		} else {
+			break
+		}
+	}
+	m := make(map[int64]*bucket, len(keys))
+	for _, k := range keys {
+		m[k] = a.buckets[k]
+	}
+	width := a.width
 	for {
 		lo, hi := int64(math.MaxInt64), int64(math.MinInt64)
 		for k := range m {
 			lo, hi = min(lo, k), max(hi, k)
 		}
 		if hi-lo+1 <= int64(maxN) {
-			out = make([]bucket, hi-lo+1)
+			sr.buckets = make([]bucket, hi-lo+1)
 			for k, b := range m {
-				out[k-lo] = *b
+				sr.buckets[k-lo] = *b
 			}
-			return lo * width, width, out
+			sr.start, sr.width = lo*width, width
+			return sr
 		}
 		nw := nextWidth(width)
 		m, width = mergeBuckets(m, width, nw), nw
@@ -414,12 +463,22 @@ func (a *Aggregator) bucketSeries(maxN int) (start, width int64, out []bucket) {
 const displayBars = 240
 
 func (a *Aggregator) bucketIntro() string {
-	_, w, _ := a.bucketSeries(displayBars)
-	return fmt.Sprintf("Per %s of packet time (UTC). Flows count where they start; a flow's bytes are spread over the time it lasted.", fmtWidth(time.Duration(w)))
+	sr := a.bucketSeries(displayBars)
+	s := fmt.Sprintf("Per %s of packet time (UTC). Flows count where they start; a flow's bytes are spread over the time it lasted.", fmtWidth(time.Duration(sr.width)))
+	if sr.outFlows+sr.outEvents > 0 {
+		s += fmt.Sprintf(" Not charted: %s flows and %s events stamped far from the rest (%s",
+			fmtInt(sr.outFlows), fmtInt(sr.outEvents), time.Unix(0, sr.outFirst).UTC().Format("2006-01-02 15:04"))
+		if sr.outLast != sr.outFirst {
+			s += " to " + time.Unix(0, sr.outLast).UTC().Format("2006-01-02 15:04")
+		}
+		s += ")."
+	}
+	return s
 }
 
 func (a *Aggregator) charts() []chart {
-	start, width, bs := a.bucketSeries(displayBars)
+	sr := a.bucketSeries(displayBars)
+	start, width, bs := sr.start, sr.width, sr.buckets
 	flows := make([]float64, len(bs))
 	byts := make([]float64, len(bs))
 	blocks := make([]float64, len(bs))
@@ -476,10 +535,12 @@ func barChart(id, title string, start, width int64, vals []float64, label func(f
 	gap := math.Min(slot*0.15, 2)
 	span := time.Duration(width) * time.Duration(n)
 	tf := "15:04"
-	if span > 24*time.Hour {
+	switch {
+	case span > 366*24*time.Hour:
+		tf = "2006-01-02"
+	case span > 24*time.Hour:
 		tf = "01-02 15:04"
-	}
-	if time.Duration(width) < time.Minute {
+	case time.Duration(width) < time.Minute:
 		tf = "15:04:05"
 	}
 	for i, v := range vals {
@@ -499,6 +560,17 @@ func barChart(id, title string, start, width int64, vals []float64, label func(f
 			Label: time.Unix(0, start+int64(i)*width).UTC().Format(tf)})
 	}
 	return c
+}
+
+// fmtDuration: "10.586s", "3h2m5s", "12 days".
+func fmtDuration(d time.Duration) string {
+	switch {
+	case d < time.Minute:
+		return d.Round(time.Millisecond).String()
+	case d < 48*time.Hour:
+		return d.Round(time.Second).String()
+	}
+	return fmtInt(uint64(d/(24*time.Hour))) + " days"
 }
 
 // fmtWidth names a bucket width: "minute", "5 minutes", "second".

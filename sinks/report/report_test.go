@@ -37,7 +37,8 @@ func TestFlowSpreadOverBuckets(t *testing.T) {
 	s := int64(time.Second)
 	a.Add(flowEvent("192.0.2.1", "192.0.2.2", 443, "tls", t0, t0+5*s/2, 1000)) // 2.5 s: 400, 400, 200
 	a.Add(flowEvent("192.0.2.1", "192.0.2.3", 80, "http", t0+s/2, t0+s/2, 10)) // instant
-	_, w, bs := a.bucketSeries(100)
+	sr := a.bucketSeries(100)
+	w, bs := sr.width, sr.buckets
 	if w != s || len(bs) != 3 {
 		t.Fatalf("width %v, %d buckets", time.Duration(w), len(bs))
 	}
@@ -85,10 +86,39 @@ func TestBucketsBounded(t *testing.T) {
 	if time.Duration(a.width) != time.Hour {
 		t.Errorf("width %v, want 1h (3 days in ≤ 100 buckets)", time.Duration(a.width))
 	}
-	// A far-away timestamp does not blow up the chart: display merges.
-	a.Add(flowEvent("192.0.2.1", "198.51.100.7", 443, "tls", t0+int64(400*24*time.Hour), t0+int64(400*24*time.Hour), 1))
-	if _, _, bs := a.bucketSeries(displayBars); len(bs) > displayBars {
-		t.Errorf("%d bars", len(bs))
+	// Display merges to at most displayBars.
+	if sr := a.bucketSeries(displayBars); len(sr.buckets) > displayBars || len(sr.buckets) < 50 {
+		t.Errorf("%d bars", len(sr.buckets))
+	}
+}
+
+// TestStrayTimestamp: one flow stamped 1970 in a capture of today is left
+// out of the chart (and counted), not charted over 56 years.
+func TestStrayTimestamp(t *testing.T) {
+	a := NewAggregator(Config{})
+	for i := int64(0); i < 300; i++ {
+		ts := t0 + i*int64(time.Second)
+		a.Add(flowEvent("192.0.2.1", "198.51.100.7", 443, "tls", ts, ts, 100))
+	}
+	a.Add(flowEvent("192.0.2.1", "198.51.100.7", 443, "tls", int64(time.Second), int64(time.Second), 100))
+	sr := a.bucketSeries(displayBars)
+	if sr.outFlows != 1 || sr.outEvents != 1 || sr.outFirst != int64(time.Second) {
+		t.Errorf("left out %d flows %d events from %d", sr.outFlows, sr.outEvents, sr.outFirst)
+	}
+	if time.Duration(sr.width) > 5*time.Second || sr.start < t0-int64(time.Minute) {
+		t.Errorf("charted from %v, width %v", time.Unix(0, sr.start).UTC(), time.Duration(sr.width))
+	}
+	if !strings.Contains(a.bucketIntro(), "Not charted: 1 flows and 1 events stamped far from the rest (1970-01-01 00:00)") {
+		t.Errorf("intro: %s", a.bucketIntro())
+	}
+	// A contiguous capture loses nothing.
+	b := NewAggregator(Config{})
+	for i := int64(0); i < 300; i++ {
+		ts := t0 + i*int64(time.Second)
+		b.Add(flowEvent("192.0.2.1", "198.51.100.7", 443, "tls", ts, ts, 100))
+	}
+	if sr := b.bucketSeries(displayBars); sr.outFlows != 0 {
+		t.Errorf("contiguous capture: %d flows left out", sr.outFlows)
 	}
 }
 
@@ -148,11 +178,12 @@ func TestAggregateNames(t *testing.T) {
 		}
 	}
 	// Sections of types with no events say so.
-	for _, id := range []string{"anomalies", "injections"} {
+	for _, id := range []string{"anomaly-list", "injection-list"} {
 		if !regexp.MustCompile(`<p class="empty" id="` + id + `">None in this capture.</p>`).MatchString(html) {
 			t.Errorf("section %s is not in its empty state", id)
 		}
 	}
+	uniqueIDs(t, html)
 	// The stats object keeps its order: capture before flows before sinks.
 	if i, j, k := strings.Index(html, `data-group="capture"`), strings.Index(html, `data-group="flows"`), strings.Index(html, `data-group="sinks"`); !(i < j && j < k) {
 		t.Errorf("stats groups out of order: %d %d %d", i, j, k)
@@ -219,6 +250,7 @@ func TestRenderEmpty(t *testing.T) {
 		t.Error("missing stats empty state")
 	}
 	checkSelfContained(t, html)
+	uniqueIDs(t, html)
 }
 
 func TestSinkFile(t *testing.T) {
@@ -268,5 +300,17 @@ func TestFormat(t *testing.T) {
 		if got := fmtWidth(d); got != want {
 			t.Errorf("fmtWidth(%v) = %s", d, got)
 		}
+	}
+}
+
+// uniqueIDs: every id attribute is unique (the nav links and #sort= use them).
+func uniqueIDs(t *testing.T, html string) {
+	t.Helper()
+	seen := map[string]bool{}
+	for _, m := range regexp.MustCompile(`\sid="([^"]+)"`).FindAllStringSubmatch(html, -1) {
+		if seen[m[1]] {
+			t.Errorf("id %q used twice", m[1])
+		}
+		seen[m[1]] = true
 	}
 }
