@@ -2,7 +2,8 @@
 # Installs the Debian packages the test suite needs, only those missing:
 # real clients and servers for the live-capture lab (nginx, dnsmasq, curl,
 # dig, openssl, ping), tcpdump (the reference capture, and the BPF compiler
-# of the default build), libpcap-dev (the -tags libpcap build), iproute2.
+# of the default build), libpcap-dev (the -tags libpcap build), iproute2,
+# chromium (the HTML report's rendering test).
 # The Kafka and ClickHouse servers are deploy/dev/services.sh's business.
 set -euo pipefail
 
@@ -13,6 +14,7 @@ for pair in tcpdump:tcpdump nginx:nginx dnsmasq:dnsmasq curl:curl dig:dnsutils o
 	have_cmd "${pair%%:*}" || need+=("${pair##*:}")
 done
 have_pkg libpcap-dev || need+=(libpcap-dev)
+have_cmd chromium || need+=(chromium) # the HTML report is checked in headless Chromium
 if ((${#need[@]})); then
 	echo "installing: ${need[*]}" >&2
 	export DEBIAN_FRONTEND=noninteractive

@@ -6,9 +6,17 @@ cd "$(dirname "$0")/.."
 
 export NUNCHI_TEST_REQUIRE_CORPUS=1   # the conformance corpus must be there: fail, never skip
 export NUNCHI_TEST_REQUIRE_NETNS=1    # live capture tests (network namespaces, AF_PACKET) must run
+export NUNCHI_TEST_REQUIRE_CHROMIUM=1 # the HTML report is rendered in headless Chromium
 
 echo "== dependencies (Debian packages)"
 ./scripts/install-deps.sh
+
+echo "== services: Kafka-protocol broker and ClickHouse (deploy/dev/services.sh)"
+export NUNCHI_SERVICES_DIR="${NUNCHI_SERVICES_DIR:-$(mktemp -d /tmp/nunchi-services.XXXXXX)}"
+trap 'deploy/dev/services.sh down >/dev/null 2>&1 || true' EXIT
+eval "$(deploy/dev/services.sh up)"
+export NUNCHI_TEST_KAFKA="$KAFKA" NUNCHI_TEST_CLICKHOUSE="$CLICKHOUSE"
+export NUNCHI_TEST_REQUIRE_SERVICES=1  # the sinks' integration tests must run against them
 export GOFLAGS="${GOFLAGS:-} -buildvcs=false"
 
 echo "== go vet"

@@ -133,11 +133,13 @@ func LoadConfig(path string, environ []string) (Config, error) {
 }
 
 // configEnv drops the variables that are not config keys: NUNCHI_TEST_*
-// belong to the test suite. Every other NUNCHI_* variable must name a key.
+// belong to the test suite, NUNCHI_SERVICES* and NUNCHI_LAB_* to the dev
+// scripts (deploy/dev/services.sh, testdata/netns/span-lab.sh). Every other
+// NUNCHI_* variable must name a key.
 func configEnv(environ []string) []string {
 	out := make([]string, 0, len(environ))
 	for _, kv := range environ {
-		if !strings.HasPrefix(kv, "NUNCHI_TEST_") {
+		if !strings.HasPrefix(kv, "NUNCHI_TEST_") && !strings.HasPrefix(kv, "NUNCHI_SERVICES") && !strings.HasPrefix(kv, "NUNCHI_LAB_") {
 			out = append(out, kv)
 		}
 	}
