@@ -2,6 +2,8 @@ package report
 
 import (
 	"cmp"
+	"math"
+	"math/bits"
 	"net/netip"
 	"strconv"
 	"time"
@@ -18,6 +20,10 @@ const (
 	auxQueries = 0 // dns
 	auxAnswers = 1
 	auxNX      = 2
+	auxWon     = 0 // injections
+	auxLost    = 1
+	auxUnknown = 2
+	auxDryRun  = 3
 )
 
 // service is a destination port (ICMP: the type) and what was found on it.
@@ -92,6 +98,9 @@ type Aggregator struct {
 	nat        *TopK[string]
 	anomalies  *TopK[string]
 	injects    *TopK[string]
+
+	// injection latency (trigger → last frame sent), log2 buckets of µs
+	injLatency [64]uint64
 
 	width   int64 // bucket width, ns
 	buckets map[int64]*bucket
@@ -205,7 +214,7 @@ func (a *Aggregator) Add(e *detect.Event) {
 	case detect.TypeAnomaly:
 		a.anomalies.Add(endpoints(e, true), 1)
 	case detect.TypeInject:
-		a.injects.Add(endpoints(e, true), 1)
+		a.addInject(e)
 	}
 }
 
@@ -219,6 +228,58 @@ func endpoints(e *detect.Event, both bool) string {
 		return e.SrcIP.String()
 	}
 	return e.SrcIP.String() + " → " + e.DestIP.String()
+}
+
+func (a *Aggregator) addInject(e *detect.Event) {
+	j := e.Inject
+	if j == nil {
+		a.injects.Add(endpoints(e, true), 1)
+		return
+	}
+	key := j.Name
+	if key == "" {
+		key = endpoints(e, true)
+	}
+	en := a.injects.Add(key, 1)
+	en.Tag(j.Kind)
+	switch j.Outcome {
+	case "won":
+		en.Aux[auxWon]++
+	case "lost":
+		en.Aux[auxLost]++
+	default:
+		en.Aux[auxUnknown]++
+	}
+	if j.DryRun {
+		en.Aux[auxDryRun]++
+	}
+	if j.LatencyUS >= 0 {
+		a.injLatency[bits.Len64(uint64(j.LatencyUS))]++
+	}
+}
+
+// latencyQuantile returns an upper bound of the q-quantile of injection
+// latency (the top of its power-of-two bucket), in µs; -1 when none.
+func (a *Aggregator) latencyQuantile(q float64) int64 {
+	var n uint64
+	for _, c := range a.injLatency {
+		n += c
+	}
+	if n == 0 {
+		return -1
+	}
+	rank := uint64(math.Ceil(q * float64(n)))
+	var cum uint64
+	for b, c := range a.injLatency {
+		cum += c
+		if cum >= rank && c > 0 {
+			if b == 0 {
+				return 0
+			}
+			return int64(1)<<b - 1
+		}
+	}
+	return -1
 }
 
 func (a *Aggregator) addFlow(e *detect.Event) {

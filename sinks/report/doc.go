@@ -24,9 +24,12 @@
 //     outside itself, and its Content-Security-Policy forbids any fetch.
 //     Everything that came from the wire (names, URLs, addresses) is escaped
 //     by html/template.
-//   - Sections for event types this build does not emit yet (nat, anomaly,
-//     inject) show "None in this capture."; once they exist they list the
-//     events' endpoints, until the report learns their own fields.
+//   - Injections are listed by blocked name with their kinds and outcomes
+//     (won, lost, unknown, dry run) and latency quantiles from a fixed
+//     power-of-two histogram. Sections for event types this build does not
+//     emit yet (nat, anomaly) show "None in this capture."; once they exist
+//     they list the events' endpoints, until the report learns their fields.
+//     Every empty section says "None in this capture."
 //   - The final stats event, when there is one, is shown as it was written
 //     (every member, in its order) and feeds the summary cards.
 package report

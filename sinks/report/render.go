@@ -195,8 +195,8 @@ func buildView(a *Aggregator, now time.Time) view {
 			nameTable("nat-gateways", "NAT gateways", "address", "nat events", "", a.nat, top)}},
 		{ID: "anomalies", Title: "Anomalies", Tables: []table{
 			nameTable("anomaly-list", "Anomalies", "source → destination", "anomaly events", "", a.anomalies, top)}},
-		{ID: "injections", Title: "Injections", Tables: []table{
-			nameTable("injection-list", "Injections", "client → server", "inject events", "", a.injects, top)}},
+		{ID: "injections", Title: "Injections", Intro: "Spoofed replies to blocked requests (inject lists): won = the client took the forged reply, lost = the server's reply arrived first.",
+			Tables: []table{a.injectTable(top)}},
 	}
 	return v
 }
@@ -370,6 +370,29 @@ func nameTable(id, title, keyCol, countCol, tagCol string, tk *TopK[string], n i
 	}
 	t.Caption = caption(tk, len(top))
 	return t
+}
+
+func (a *Aggregator) injectTable(n int) table {
+	t := table{ID: "injection-list", Title: "Injections", Empty: noneYet,
+		Cols: []column{{"blocked name", false}, {"injections", true}, {"kinds", false}, {"won", true}, {"lost", true}, {"unknown", true}, {"dry run", true}}}
+	top := a.injects.Top(n)
+	for _, e := range top {
+		t.Rows = append(t.Rows, []cell{{Text: e.Key, Mono: true}, countCell(e.Count, e.Err, top[0].Count), {Text: tags(e.Tags, e.MoreTags)},
+			numCell(e.Aux[auxWon]), numCell(e.Aux[auxLost]), numCell(e.Aux[auxUnknown]), numCell(e.Aux[auxDryRun])})
+	}
+	t.Caption = caption(a.injects, len(top))
+	if p50 := a.latencyQuantile(0.5); p50 >= 0 {
+		t.Caption += fmt.Sprintf("; latency from the trigger packet to the last forged frame: median ≤ %s, 99th percentile ≤ %s",
+			fmtMicros(p50), fmtMicros(a.latencyQuantile(0.99)))
+	}
+	return t
+}
+
+func fmtMicros(us int64) string {
+	if us < 1000 {
+		return strconv.FormatInt(us, 10) + " µs"
+	}
+	return strconv.FormatFloat(float64(us)/1000, 'f', 1, 64) + " ms"
 }
 
 func (a *Aggregator) dnsTable(n int) table {

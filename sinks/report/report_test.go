@@ -141,6 +141,10 @@ func TestAggregateNames(t *testing.T) {
 	}
 	a.Add(ev(&detect.Event{Type: detect.TypeBlock, Block: &detect.Block{Surface: "ip", Name: "203.0.113.9", List: "ips", Action: "log"}}))
 	a.Add(ev(&detect.Event{Type: detect.TypeNAT}))
+	for i, o := range []string{"won", "won", "lost", "unknown"} {
+		a.Add(ev(&detect.Event{Type: detect.TypeInject, Inject: &detect.Inject{Kind: "http_warning", Name: "blocked.example",
+			Outcome: o, LatencyUS: int64(1500 + 1000*i), DryRun: i == 3}}))
+	}
 	a.Add(&detect.Event{Type: detect.TypeStats, Timestamp: t0, Sensor: "s1", Stats: []byte(`{"capture":{"frames":5},"flows":{"created":3},"sinks":[{"name":"jsonl","written":9}],"shards":2}`)})
 
 	if e := a.tlsSNI.Top(-1); len(e) != 1 || e[0].Count != 3 || strings.Join(e[0].Tags, ",") != "TLS 1.3,TLS 1.2" {
@@ -158,6 +162,13 @@ func TestAggregateNames(t *testing.T) {
 	if li := a.lists["gambling"]; li == nil || li.Hits != 3 || li.Version != "7" || li.Actions[0] != "alert" {
 		t.Errorf("lists = %+v", a.lists)
 	}
+	if e := a.injects.Top(-1); len(e) != 1 || e[0].Count != 4 || e[0].Aux[auxWon] != 2 || e[0].Aux[auxLost] != 1 || e[0].Aux[auxUnknown] != 1 || e[0].Aux[auxDryRun] != 1 || e[0].Tags[0] != "http_warning" {
+		t.Errorf("injections = %+v", e)
+	}
+	// Latencies 1.5, 2.5, 3.5, 4.5 ms: the median's bucket tops at 2047 µs… 4095 µs.
+	if p50, p99 := a.latencyQuantile(0.5), a.latencyQuantile(0.99); p50 != 4095 || p99 != 8191 {
+		t.Errorf("latency p50 %d p99 %d", p50, p99)
+	}
 	if a.events[detect.TypeBlock] != 4 || a.events[detect.TypeStats] != 0 {
 		t.Errorf("events = %v", a.events)
 	}
@@ -172,13 +183,14 @@ func TestAggregateNames(t *testing.T) {
 		`data-stat="capture.frames">5<`, `data-stat="sinks.jsonl.written">9<`, `data-stat="pipeline.shards">2<`,
 		"www.example.com", "TLS 1.3, TLS 1.2", "q.example", "h.example", "404", "d.example", "blocked.example",
 		"dns_query, http_host", "gambling", "203.0.113.9", "192.0.2.10", // the NAT event's address
+		"http_warning", "median ≤ 4.1 ms, 99th percentile ≤ 8.2 ms",
 	} {
 		if !strings.Contains(html, want) {
 			t.Errorf("report lacks %q", want)
 		}
 	}
 	// Sections of types with no events say so.
-	for _, id := range []string{"anomaly-list", "injection-list"} {
+	for _, id := range []string{"anomaly-list"} {
 		if !regexp.MustCompile(`<p class="empty" id="` + id + `">None in this capture.</p>`).MatchString(html) {
 			t.Errorf("section %s is not in its empty state", id)
 		}
