@@ -161,7 +161,7 @@ func TestBrokerCutAndRestored(t *testing.T) {
 		all = append(all, evs...)
 		start := time.Now()
 		s.Write(evs)
-		if el := time.Since(start); el > 5*time.Second {
+		if el := time.Since(start); el > 30*time.Second { // generous: Write must not wait on the broker
 			t.Fatalf("Write took %v with the broker cut", el)
 		}
 		time.Sleep(20 * time.Millisecond)

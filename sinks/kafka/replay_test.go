@@ -255,12 +255,12 @@ func TestReplayWithBrokerStoppedAndRestarted(t *testing.T) {
 	}
 	b := newRestartableBroker(t)
 	cfg, prefix := replayConfig(t, b.addr())
-	cfg.Capture.Speed = 2 // demo.pcap spans 10.6 s: about 5 s
+	cfg.Capture.Speed = 1.5 // demo.pcap spans 10.6 s: about 7 s
 	cfg.Stats.Interval = 100 * time.Millisecond
 	go func() {
 		time.Sleep(1500 * time.Millisecond)
 		b.stop()
-		time.Sleep(2500 * time.Millisecond)
+		time.Sleep(4 * time.Second)
 		b.start()
 	}()
 	st := replay(t, cfg, filepath.Join(testutil.RepoRoot(t), "testdata", "demo.pcap"))
