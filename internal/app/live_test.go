@@ -245,10 +245,26 @@ func testLiveEqualsReplay(t *testing.T, source string, shards int) {
 // shard (one flow event per connection, packets in both directions, not
 // midstream), and the flows must be spread over several shards.
 func TestLiveFanoutKeepsFlowsWhole(t *testing.T) {
-	lab := testutil.StartSpanLab(t)
+	t.Run("one interface", func(t *testing.T) { testFanoutWhole(t, false) })
+	// A tap's two directions on two interfaces: one fanout group each, of
+	// the same size and the same symmetric hash, so a flow's directions
+	// still meet on one shard.
+	t.Run("two interfaces", func(t *testing.T) { testFanoutWhole(t, true) })
+}
+
+func testFanoutWhole(t *testing.T, split bool) {
+	var lab *testutil.SpanLab
+	if split {
+		lab = testutil.StartSpanLab(t, "NUNCHI_LAB_SPLIT_MIRROR=1")
+	} else {
+		lab = testutil.StartSpanLab(t)
+	}
 	out := filepath.Join(t.TempDir(), "live.jsonl")
 	cfg := liveTestConfig(t, lab.SensorIf, 4, out)
-	cfg.Capture.BPF = "tcp port 80"
+	if split {
+		cfg.Capture.Interfaces = append(cfg.Capture.Interfaces, lab.Sensor2)
+	}
+	cfg.Capture.BPF = "tcp port 80 and host 192.0.2.10 and host 192.0.2.20"
 	run := startLive(t, cfg, LiveOptions{})
 	lab.InClient(t, `for i in $(seq 48); do curl -sS --http1.1 --resolve www.example.com:80:192.0.2.20 http://www.example.com/ -o /dev/null || exit 1; done`)
 	time.Sleep(300 * time.Millisecond)
@@ -277,7 +293,7 @@ func TestLiveFanoutKeepsFlowsWhole(t *testing.T) {
 		}
 		flows[e.CID]++
 		if e.Flow.ToServer == 0 || e.Flow.ToClient == 0 || e.Flow.Midstream {
-			t.Errorf("flow %s split across shards: %+v", e.CID, e.Flow)
+			t.Errorf("flow %s split across shards: %+v\n%s", e.CID, e.Flow, line)
 		}
 	}
 	if len(flows) != 48 {

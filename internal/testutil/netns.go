@@ -38,6 +38,7 @@ type SpanLab struct {
 	CliNS    string
 	SrvNS    string
 	InjectIf string // a second port on the bridge, for forged packets
+	Sensor2  string // with NUNCHI_LAB_SPLIT_MIRROR=1: the server direction's sensor interface
 	script   string
 }
 
@@ -67,6 +68,7 @@ func StartSpanLab(t testing.TB, env ...string) *SpanLab {
 		t.Fatal(err)
 	}
 	l.SensorIf, l.CliNS, l.SrvNS, l.InjectIf = labEnv["SENSOR_IF"], labEnv["CLI_NS"], labEnv["SRV_NS"], labEnv["INJECT_IF"]
+	l.Sensor2 = labEnv["SENSOR2_IF"]
 	return l
 }
 

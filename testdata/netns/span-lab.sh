@@ -17,7 +17,9 @@
 #   span-lab.sh down DIR      stop the servers, delete namespaces and interfaces
 #
 # NUNCHI_LAB_DOUBLE_MIRROR=1 at `up` mirrors the ports' egress as well, so the
-# sensor gets every frame twice (SPAN duplicate tests).
+# sensor gets every frame twice (SPAN duplicate tests). NUNCHI_LAB_SPLIT_MIRROR=1
+# sends the server port's frames to a second sensor interface (SENSOR2_IF):
+# the two directions of a tap.
 #
 # Needs root, iproute2, nginx, dnsmasq, curl, dig, openssl (installed when
 # missing). Documentation addresses only; nothing leaves the namespaces.
@@ -92,16 +94,30 @@ ENV
 	ip link set "nlinj$id" up
 	ip netns exec "$sw" ip link set "nli$id" master br0 up
 	echo "INJECT_IF=nlinj$id" >>"$dir/lab.env"
+	# NUNCHI_LAB_SPLIT_MIRROR=1: a tap's two directions on two sensor
+	# interfaces: the server port's traffic goes to a second one.
+	local mirror_s="nlm$id"
+	if [[ ${NUNCHI_LAB_SPLIT_MIRROR:-0} == 1 ]]; then
+		ip link add "nlspb$id" type veth peer name "nlmb$id"
+		ip link set "nlmb$id" netns "$sw"
+		sysctl -qw "net.ipv6.conf.nlspb$id.disable_ipv6=1"
+		ip link set "nlspb$id" up
+		ip netns exec "$sw" ip link set "nlmb$id" up
+		mirror_s="nlmb$id"
+		echo "SENSOR2_IF=nlspb$id" >>"$dir/lab.env"
+	fi
 	for port in "nlpc$id" "nlps$id" "nli$id"; do
+		local to="nlm$id"
+		[[ $port == "nlps$id" ]] && to=$mirror_s
 		ip netns exec "$sw" tc qdisc add dev "$port" ingress
 		ip netns exec "$sw" tc filter add dev "$port" parent ffff: protocol all u32 match u8 0 0 \
-			action mirred egress mirror dev "nlm$id"
+			action mirred egress mirror dev "$to"
 		if [[ ${NUNCHI_LAB_DOUBLE_MIRROR:-0} == 1 ]]; then
 			# mirror each port's egress too: every frame reaches the sensor
 			# twice, as on a SPAN session with both directions selected
 			ip netns exec "$sw" tc qdisc add dev "$port" root handle 1: htb
 			ip netns exec "$sw" tc filter add dev "$port" parent 1: protocol all u32 match u8 0 0 \
-				action mirred egress mirror dev "nlm$id"
+				action mirred egress mirror dev "$to"
 		fi
 	done
 
@@ -218,6 +234,7 @@ down() {
 	done
 	ip link del "$SENSOR_IF" 2>/dev/null
 	[[ -n ${INJECT_IF:-} ]] && ip link del "$INJECT_IF" 2>/dev/null
+	[[ -n ${SENSOR2_IF:-} ]] && ip link del "$SENSOR2_IF" 2>/dev/null
 	rm -rf "$dir"
 	return 0
 }
