@@ -330,3 +330,50 @@ func TestSpoolOfAnEarlierReplayIsSentByTheNext(t *testing.T) {
 		t.Errorf("%d events in both runs' JSONL, %d sent", n, d2.Sent)
 	}
 }
+
+// TestConfigFile: the sinks.kafka keys load from a config file through the
+// application's strict loader, and mistakes name their key.
+func TestConfigFile(t *testing.T) {
+	dir := t.TempDir()
+	write := func(body string) string {
+		p := filepath.Join(dir, "nunchi.yaml")
+		os.WriteFile(p, []byte(body), 0o644)
+		return p
+	}
+	cfg, err := app.LoadConfig(write(`
+sensor: s1
+sinks:
+  kafka:
+    brokers: [127.0.0.1:9092, "[::1]:9093"]
+    topic_prefix: ops
+    compression: zstd
+    spool_dir: /var/lib/nunchi/spool/kafka
+    spool_max_bytes: 2GiB
+    required_acks: all
+    batch_size: 1000
+    batch_bytes: 512KiB
+    batch_timeout: 50ms
+    tls: {enabled: true, ca_file: /etc/ca.pem, insecure_skip_verify: false}
+    sasl: {mechanism: SCRAM-SHA-512, username: nunchi, password_file: /etc/nunchi/kafka.pw}
+`), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	k := cfg.Sinks.Kafka
+	if len(k.Brokers) != 2 || k.Compression != "zstd" || k.SpoolMaxBytes != 2*config.GiB || k.BatchBytes != 512*config.KiB ||
+		k.BatchTimeout != 50*time.Millisecond || !k.TLS.Enabled || k.SASL.Mechanism != "SCRAM-SHA-512" || k.CloseTimeout != kafka.DefaultConfig().CloseTimeout {
+		t.Errorf("loaded %+v", k)
+	}
+	for body, want := range map[string]string{
+		"sinks:\n  kafka: {required_acks: \"1\"}\n": "sinks.kafka",
+		"sinks:\n  kafka: {compression: brotli}\n":  "compression",
+		"sinks:\n  kafka: {sasl: {mechanism: x}}\n": "sasl.mechanism",
+		"sinks:\n  kafka: {batch_bytez: 1}\n":       "sinks.kafka.batch_bytez",
+		"sinks:\n  kafka: {brokers: [kafka-1]}\n":   "brokers[0]",
+		"sinks:\n  kafka: {spool_max_bytes: 1M}\n":  "sinks.kafka.spool_max_bytes",
+	} {
+		if _, err := app.LoadConfig(write(body), nil); err == nil || !bytes.Contains([]byte(err.Error()), []byte(want)) {
+			t.Errorf("%q: error %v, want it to mention %s", body, err, want)
+		}
+	}
+}
