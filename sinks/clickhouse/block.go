@@ -1,6 +1,7 @@
 package clickhouse
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"math"
@@ -54,6 +55,9 @@ type colBuf struct {
 	f    []float64
 	astr [][]string
 	au   [][]uint64
+
+	lc   bool              // LowCardinality: values are interned
+	seen map[string]string // intern table (bounded)
 }
 
 // parseKind maps a ClickHouse type to a column kind; ok is false for types
@@ -99,6 +103,7 @@ type table struct {
 	arrays  map[string][]int // "dns_answers_" → array columns under that prefix
 	rows    int
 	skipped []string // columns of types the insert path leaves to their default
+	nameBuf []byte   // the parser's name buffer, kept between rows
 }
 
 func newTable(name string, cols []Column) *table {
@@ -110,7 +115,8 @@ func newTable(name string, cols []Column) *table {
 			continue
 		}
 		t.byName[c.Name] = len(t.cols)
-		t.cols = append(t.cols, &colBuf{name: c.Name, kind: k, bits: bits})
+		lc := strings.Contains(c.Type, "LowCardinality(")
+		t.cols = append(t.cols, &colBuf{name: c.Name, kind: k, bits: bits, lc: lc})
 	}
 	return t
 }
@@ -279,9 +285,11 @@ var errMalformed = errors.New("malformed event JSON")
 // addRow flattens one JSON object into a new row. On error the row is
 // rolled back and the table is unchanged.
 func (t *table) addRow(line []byte) error {
-	p := parser{b: line, t: t}
+	p := parser{b: line, t: t, name: t.nameBuf[:0]}
 	p.ws()
-	if err := p.object(""); err != nil {
+	err := p.object(0)
+	t.nameBuf = p.name[:0] // keep the grown buffer
+	if err != nil {
 		t.truncate(t.rows)
 		return err
 	}
@@ -306,11 +314,14 @@ func (t *table) truncate(n int) {
 }
 
 // parser is a small JSON reader that writes scalars straight into the
-// table's columns as it walks. Not a validator beyond what it needs.
+// table's columns as it walks. Member names are built in one buffer
+// (prefix_key) and looked up without allocating; values are copied out of
+// the line only when a column keeps them. Not a validator beyond what it needs.
 type parser struct {
-	b []byte
-	i int
-	t *table
+	b    []byte
+	i    int
+	t    *table
+	name []byte // flattened name of the member being read
 }
 
 func (p *parser) ws() {
@@ -323,15 +334,8 @@ func (p *parser) fail(what string) error {
 	return fmt.Errorf("%w: %s at byte %d", errMalformed, what, p.i)
 }
 
-func join(prefix, key string) string {
-	if prefix == "" {
-		return key
-	}
-	return prefix + "_" + key
-}
-
-// object reads an object whose members are named under prefix.
-func (p *parser) object(prefix string) error {
+// object reads an object whose members are named under p.name[:prefix].
+func (p *parser) object(prefix int) error {
 	if p.i >= len(p.b) || p.b[p.i] != '{' {
 		return p.fail("want {")
 	}
@@ -353,7 +357,12 @@ func (p *parser) object(prefix string) error {
 		}
 		p.i++
 		p.ws()
-		if err := p.member(join(prefix, key)); err != nil {
+		p.name = p.name[:prefix]
+		if prefix > 0 {
+			p.name = append(p.name, '_')
+		}
+		p.name = append(p.name, key...)
+		if err := p.member(len(p.name)); err != nil {
 			return err
 		}
 		p.ws()
@@ -372,51 +381,45 @@ func (p *parser) object(prefix string) error {
 	}
 }
 
-// member reads the value of the member called name (already flattened).
-func (p *parser) member(name string) error {
+// member reads the value of the member called p.name[:n].
+func (p *parser) member(n int) error {
 	if p.i >= len(p.b) {
 		return p.fail("missing value")
 	}
-	ci, has := p.t.byName[name]
+	ci, has := p.t.byName[string(p.name[:n])]
 	var col *colBuf
 	if has {
 		col = p.t.cols[ci]
 	}
 	switch p.b[p.i] {
-	case '{':
-		if col != nil && col.kind == kString { // a column for the whole object: keep its JSON
+	case '{', '[':
+		if col != nil && col.kind == kString { // a column for the whole member: keep its JSON
 			start := p.i
 			if err := p.skip(); err != nil {
 				return err
 			}
-			p.setString(col, string(p.b[start:p.i]))
+			p.setString(col, p.b[start:p.i])
 			return nil
 		}
-		return p.object(name)
-	case '[':
-		if col != nil && col.kind == kString {
-			start := p.i
-			if err := p.skip(); err != nil {
-				return err
-			}
-			p.setString(col, string(p.b[start:p.i]))
-			return nil
+		if p.b[p.i] == '{' {
+			return p.object(n)
 		}
-		return p.array(name, col)
+		return p.array(n, col)
+	}
+	if col == nil {
+		return p.skip()
 	}
 	tok, isStr, err := p.scalar()
 	if err != nil {
 		return err
 	}
-	if col == nil {
-		return nil
-	}
-	return p.set(col, tok, isStr)
+	p.set(col, tok, isStr)
+	return nil
 }
 
-// array reads an array: scalars into the array column called name, objects
-// member by member into the array columns under name_.
-func (p *parser) array(name string, col *colBuf) error {
+// array reads an array: scalars into the array column col, objects member
+// by member into the array columns under p.name[:n]_.
+func (p *parser) array(n int, col *colBuf) error {
 	p.i++ // [
 	p.ws()
 	row := p.t.rows
@@ -431,16 +434,18 @@ func (p *parser) array(name string, col *colBuf) error {
 	elem := 0
 	for p.i < len(p.b) && p.b[p.i] != ']' {
 		p.ws()
-		if p.i < len(p.b) && p.b[p.i] == '{' {
-			if err := p.object(name); err != nil {
+		switch {
+		case p.i < len(p.b) && p.b[p.i] == '{':
+			if err := p.object(n); err != nil {
 				return err
 			}
-			p.padArrays(name+"_", elem+1)
-		} else if p.i < len(p.b) && p.b[p.i] == '[' {
+			p.name = append(p.name[:n], '_')
+			p.padArrays(len(p.name), elem+1)
+		case p.i < len(p.b) && p.b[p.i] == '[':
 			if err := p.skip(); err != nil {
 				return err
 			}
-		} else {
+		default:
 			tok, isStr, err := p.scalar()
 			if err != nil {
 				return err
@@ -463,11 +468,13 @@ func (p *parser) array(name string, col *colBuf) error {
 	return nil
 }
 
-// padArrays gives every array column under prefix n elements in the
-// current row, so members missing from one object keep the arrays aligned.
-func (p *parser) padArrays(prefix string, n int) {
-	idx, ok := p.t.arrays[prefix]
+// padArrays gives every array column under the prefix p.name[:n] n
+// elements in the current row, so members missing from one object keep
+// the arrays aligned.
+func (p *parser) padArrays(n, elems int) {
+	idx, ok := p.t.arrays[string(p.name[:n])]
 	if !ok {
+		prefix := string(p.name[:n])
 		for i, c := range p.t.cols {
 			if (c.kind == kArrString || c.kind == kArrUint) && strings.HasPrefix(c.name, prefix) {
 				idx = append(idx, i)
@@ -483,11 +490,11 @@ func (p *parser) padArrays(prefix string, n int) {
 		}
 		switch c.kind {
 		case kArrString:
-			for len(c.astr[row]) < n {
+			for len(c.astr[row]) < elems {
 				c.astr[row] = append(c.astr[row], "")
 			}
 		case kArrUint:
-			for len(c.au[row]) < n {
+			for len(c.au[row]) < elems {
 				c.au[row] = append(c.au[row], 0)
 			}
 		}
@@ -495,14 +502,14 @@ func (p *parser) padArrays(prefix string, n int) {
 }
 
 // appendElem appends one scalar to the current row's array in col.
-func (p *parser) appendElem(col *colBuf, tok string, isStr bool) {
+func (p *parser) appendElem(col *colBuf, tok []byte, isStr bool) {
 	row := p.t.rows
 	switch col.kind {
 	case kArrString:
 		if col.length() == row {
 			col.astr = append(col.astr, []string{})
 		}
-		col.astr[row] = append(col.astr[row], tok)
+		col.astr[row] = append(col.astr[row], col.intern(tok))
 	case kArrUint:
 		if col.length() == row {
 			col.au = append(col.au, []uint64{})
@@ -512,57 +519,90 @@ func (p *parser) appendElem(col *colBuf, tok string, isStr bool) {
 	default:
 		// A scalar column given an array: the first element wins.
 		if col.length() == row {
-			_ = p.set(col, tok, isStr)
+			p.set(col, tok, isStr)
 		}
 	}
 }
 
-func (p *parser) setString(col *colBuf, s string) {
+func (p *parser) setString(col *colBuf, b []byte) {
 	if col.length() == p.t.rows {
-		col.str = append(col.str, s)
+		col.str = append(col.str, string(b))
 	}
 }
 
-func parseUint(tok string) (uint64, bool) {
-	if tok == "true" {
-		return 1, true
+// intern returns b as a string, shared with earlier equal values of a
+// low-cardinality column (sensor, proto, rrtype…) so they cost no allocation.
+func (c *colBuf) intern(b []byte) string {
+	if !c.lc {
+		return string(b)
 	}
-	if tok == "false" || tok == "null" {
+	if s, ok := c.seen[string(b)]; ok {
+		return s
+	}
+	s := string(b)
+	if len(c.seen) < 4096 {
+		if c.seen == nil {
+			c.seen = map[string]string{}
+		}
+		c.seen[s] = s
+	}
+	return s
+}
+
+func parseUint(tok []byte) (uint64, bool) {
+	var v uint64
+	if len(tok) > 0 && len(tok) <= 19 {
+		ok := true
+		for _, c := range tok {
+			if c < '0' || c > '9' {
+				ok = false
+				break
+			}
+			v = v*10 + uint64(c-'0')
+		}
+		if ok {
+			return v, true
+		}
+	}
+	switch string(tok) {
+	case "true":
+		return 1, true
+	case "false", "null":
 		return 0, true
 	}
-	v, err := strconv.ParseUint(tok, 10, 64)
-	if err != nil {
-		f, ferr := strconv.ParseFloat(tok, 64)
-		if ferr != nil || f < 0 || f > math.MaxUint64 {
-			return 0, false
-		}
-		return uint64(f), true
+	u, err := strconv.ParseUint(string(tok), 10, 64)
+	if err == nil {
+		return u, true
 	}
-	return v, true
+	f, ferr := strconv.ParseFloat(string(tok), 64)
+	if ferr != nil || f < 0 || f > math.MaxUint64 {
+		return 0, false
+	}
+	return uint64(f), true
 }
 
 // set stores a scalar in col for the current row (the first value wins).
-func (p *parser) set(col *colBuf, tok string, isStr bool) error {
+func (p *parser) set(col *colBuf, tok []byte, isStr bool) {
 	if col.kind == kArrString || col.kind == kArrUint {
 		// A member of an object inside an array (dns.answers[].rdata): one
 		// element more in this row's array.
 		p.appendElem(col, tok, isStr)
-		return nil
+		return
 	}
 	if col.length() != p.t.rows {
-		return nil
+		return
 	}
 	switch col.kind {
 	case kString:
-		if !isStr && tok == "null" {
-			tok = ""
+		if !isStr && string(tok) == "null" {
+			tok = nil
 		}
-		col.str = append(col.str, tok)
+		col.str = append(col.str, col.intern(tok))
 	case kIP:
-		a, err := netip.ParseAddr(tok)
+		a, err := netip.ParseAddr(string(tok))
 		if err != nil {
 			col.ip = append(col.ip, zeroIP)
-			return nil
+			return
 		}
 		b16 := a.As16()
 		col.ip = append(col.ip, b16[:])
@@ -572,34 +612,56 @@ func (p *parser) set(col *colBuf, tok string, isStr bool) error {
 		v, _ := parseUint(tok)
 		col.u = append(col.u, v)
 	case kInt:
-		v, err := strconv.ParseInt(tok, 10, 64)
+		v, err := strconv.ParseInt(string(tok), 10, 64)
 		if err != nil {
-			f, _ := strconv.ParseFloat(tok, 64)
+			f, _ := strconv.ParseFloat(string(tok), 64)
 			v = int64(f)
 		}
 		col.i = append(col.i, v)
 	case kFloat:
-		v, _ := strconv.ParseFloat(tok, 64)
+		v, _ := strconv.ParseFloat(string(tok), 64)
 		col.f = append(col.f, v)
 	}
-	return nil
 }
 
-// parseTime reads the event timestamps: RFC 3339 with a zone, or a bare
-// "2006-01-02T15:04:05" (UTC), as the TLS certificate dates are written.
-func parseTime(s string) time.Time {
-	if t, err := time.Parse(time.RFC3339Nano, s); err == nil {
+// parseTime reads the event timestamps: "2006-01-02T15:04:05.000000Z" (the
+// events' form, read without time.Parse), any other RFC 3339 time, or a
+// bare "2006-01-02T15:04:05" (UTC), as TLS certificate dates are written.
+func parseTime(b []byte) time.Time {
+	if len(b) == 27 && b[4] == '-' && b[7] == '-' && b[10] == 'T' && b[13] == ':' && b[16] == ':' && b[19] == '.' && b[26] == 'Z' {
+		num := func(s []byte) (int, bool) {
+			v := 0
+			for _, c := range s {
+				if c < '0' || c > '9' {
+					return 0, false
+				}
+				v = v*10 + int(c-'0')
+			}
+			return v, true
+		}
+		y, ok1 := num(b[0:4])
+		mo, ok2 := num(b[5:7])
+		d, ok3 := num(b[8:10])
+		h, ok4 := num(b[11:13])
+		mi, ok5 := num(b[14:16])
+		se, ok6 := num(b[17:19])
+		us, ok7 := num(b[20:26])
+		if ok1 && ok2 && ok3 && ok4 && ok5 && ok6 && ok7 {
+			return time.Date(y, time.Month(mo), d, h, mi, se, us*1000, time.UTC)
+		}
+	}
+	if t, err := time.Parse(time.RFC3339Nano, string(b)); err == nil {
 		return t.UTC()
 	}
-	if t, err := time.Parse("2006-01-02T15:04:05", s); err == nil {
+	if t, err := time.Parse("2006-01-02T15:04:05", string(b)); err == nil {
 		return t
 	}
 	return time.Unix(0, 0).UTC()
 }
 
-// scalar reads a string, number, true, false or null; strings are returned
-// unescaped with isStr set.
-func (p *parser) scalar() (tok string, isStr bool, err error) {
+// scalar reads a string, number, true, false or null; strings come back
+// unescaped with isStr set. The slice is only valid until the next read.
+func (p *parser) scalar() (tok []byte, isStr bool, err error) {
 	if p.b[p.i] == '"' {
 		s, err := p.str()
 		return s, true, err
@@ -613,22 +675,23 @@ func (p *parser) scalar() (tok string, isStr bool, err error) {
 		p.i++
 	}
 	if p.i == start {
-		return "", false, p.fail("empty value")
+		return nil, false, p.fail("empty value")
 	}
-	return string(p.b[start:p.i]), false, nil
+	return p.b[start:p.i], false, nil
 }
 
-// str reads a JSON string and unescapes it.
-func (p *parser) str() (string, error) {
+// str reads a JSON string and unescapes it: a slice of the line when it
+// has no escapes, else a new buffer.
+func (p *parser) str() ([]byte, error) {
 	if p.i >= len(p.b) || p.b[p.i] != '"' {
-		return "", p.fail(`want "`)
+		return nil, p.fail(`want "`)
 	}
 	p.i++
 	start := p.i
 	for p.i < len(p.b) {
 		switch p.b[p.i] {
 		case '"':
-			s := string(p.b[start:p.i])
+			s := p.b[start:p.i]
 			p.i++
 			return s, nil
 		case '\\':
@@ -636,17 +699,17 @@ func (p *parser) str() (string, error) {
 		}
 		p.i++
 	}
-	return "", p.fail("unterminated string")
+	return nil, p.fail("unterminated string")
 }
 
-func (p *parser) strSlow(start int) (string, error) {
+func (p *parser) strSlow(start int) ([]byte, error) {
 	out := append([]byte(nil), p.b[start:p.i]...)
 	for p.i < len(p.b) {
 		c := p.b[p.i]
 		switch {
 		case c == '"':
 			p.i++
-			return string(out), nil
+			return out, nil
 		case c != '\\':
 			out = append(out, c)
 			p.i++
@@ -673,7 +736,7 @@ func (p *parser) strSlow(start int) (string, error) {
 		case 'u':
 			r, ok := p.hex4()
 			if !ok {
-				return "", p.fail("bad \\u escape")
+				return nil, p.fail("bad \\u escape")
 			}
 			if utf16.IsSurrogate(r) {
 				r2 := utf8.RuneError
@@ -690,22 +753,31 @@ func (p *parser) strSlow(start int) (string, error) {
 			}
 			out = utf8.AppendRune(out, r)
 		default:
-			return "", p.fail("bad escape")
+			return nil, p.fail("bad escape")
 		}
 	}
-	return "", p.fail("unterminated string")
+	return nil, p.fail("unterminated string")
 }
 
 func (p *parser) hex4() (rune, bool) {
 	if p.i+4 > len(p.b) {
 		return 0, false
 	}
-	v, err := strconv.ParseUint(string(p.b[p.i:p.i+4]), 16, 32)
-	if err != nil {
-		return 0, false
+	var v rune
+	for _, c := range p.b[p.i : p.i+4] {
+		switch {
+		case c >= '0' && c <= '9':
+			v = v<<4 | rune(c-'0')
+		case c >= 'a' && c <= 'f':
+			v = v<<4 | rune(c-'a'+10)
+		case c >= 'A' && c <= 'F':
+			v = v<<4 | rune(c-'A'+10)
+		default:
+			return 0, false
+		}
 	}
 	p.i += 4
-	return rune(v), true
+	return v, true
 }
 
 // skip steps over one value of any kind.
@@ -746,7 +818,7 @@ func (p *parser) skip() error {
 // eventType returns the event_type of a line written by detect.Event.AppendJSON.
 func eventType(line []byte) string {
 	const key = `"event_type":"`
-	i := strings.Index(string(line[:min(len(line), 96)]), key)
+	i := bytes.Index(line[:min(len(line), 96)], []byte(key))
 	if i < 0 {
 		return ""
 	}
@@ -755,5 +827,20 @@ func eventType(line []byte) string {
 	for j < len(rest) && rest[j] != '"' && rest[j] != '\\' {
 		j++
 	}
-	return string(rest[:j])
+	switch t := rest[:j]; string(t) { // the known types without allocating
+	case "flow":
+		return "flow"
+	case "dns":
+		return "dns"
+	case "tls":
+		return "tls"
+	case "http":
+		return "http"
+	case "quic":
+		return "quic"
+	case "block":
+		return "block"
+	default:
+		return string(t)
+	}
 }

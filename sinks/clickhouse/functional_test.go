@@ -24,6 +24,7 @@ import (
 	ch "github.com/ClickHouse/clickhouse-go/v2"
 	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
 
+	"github.com/nunchi-sensor/nunchi/detect"
 	"github.com/nunchi-sensor/nunchi/internal/app"
 	"github.com/nunchi-sensor/nunchi/internal/testutil"
 	"github.com/nunchi-sensor/nunchi/sinks/clickhouse"
@@ -707,4 +708,38 @@ func TestDiskSpoolSurvivesRestart(t *testing.T) {
 	if rows != 3500 || distinct != 3500 {
 		t.Errorf("%d rows, %d distinct, want 3500", rows, distinct)
 	}
+}
+
+// BenchmarkSinkRows measures rows/s from Write to acknowledged inserts
+// (flow events, one per row) against the test server: b.N events are
+// written in batches of 1000, then Close waits for the last insert.
+func BenchmarkSinkRows(b *testing.B) {
+	addr := serverAddr(b)
+	db, _ := testDB(b, addr)
+	cfg := clickhouse.DefaultConfig()
+	cfg.Addr, cfg.Database = addr, db
+	gen := newEventGen("bench")
+	batches := make([][]*detect.Event, 0, b.N/1000+1)
+	for n := 0; n < b.N; n += 1000 {
+		batches = append(batches, gen.batch(min(1000, b.N-n)))
+	}
+	s, err := clickhouse.New(cfg, clickhouse.Deps{Spool: clickhouse.NewMemSpool(4 << 30)})
+	if err != nil {
+		b.Fatal(err)
+	}
+	s.Start()
+	b.ResetTimer()
+	start := time.Now()
+	for _, evs := range batches {
+		s.Write(evs)
+	}
+	if err := s.Close(); err != nil {
+		b.Fatal(err)
+	}
+	el := time.Since(start)
+	st := s.Stats()
+	if st.Sent != uint64(b.N) {
+		b.Fatalf("stats %+v", st)
+	}
+	b.ReportMetric(float64(b.N)/el.Seconds(), "rows/s")
 }

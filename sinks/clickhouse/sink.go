@@ -92,6 +92,8 @@ type Sink struct {
 	done     chan struct{}
 	started  bool
 	closed   bool
+	// lastBytes is the size of the last full batch (capacity hint)
+	lastBytes int
 
 	// sender side
 	conn         driver.Conn
@@ -155,7 +157,8 @@ func (s *Sink) Write(events []*detect.Event) error {
 		if s.curN == 0 {
 			s.curFirst = time.Now()
 			if s.cur == nil {
-				s.cur = make([]byte, 0, 1<<20)
+				// The last batch's size: a full batch grows without copying.
+				s.cur = make([]byte, 0, max(s.lastBytes+s.lastBytes/8, 64<<10))
 			}
 		}
 		s.cur = e.AppendJSON(s.cur)
@@ -184,6 +187,9 @@ func (s *Sink) dispatch() {
 		return
 	}
 	b := batch{data: s.cur, n: s.curN}
+	if b.n >= s.cfg.BatchSize {
+		s.lastBytes = len(b.data)
+	}
 	s.cur, s.curN = nil, 0
 	s.memPending.Add(int64(b.n))
 	if s.spool.Len() == 0 {
