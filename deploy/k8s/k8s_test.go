@@ -120,6 +120,67 @@ func manifests(t *testing.T) []manifest {
 	return out
 }
 
+// Keys of the Kubernetes API objects this manifest uses (core/v1 PodSpec,
+// Container, SecurityContext; apps/v1 DaemonSetSpec): a misspelt field is
+// an error here, as it is for kubectl apply --validate=strict.
+var k8sKeys = map[string][]string{
+	"daemonset.spec": {"selector", "template", "updateStrategy", "minReadySeconds", "revisionHistoryLimit"},
+	"pod.spec": {"serviceAccountName", "automountServiceAccountToken", "hostNetwork", "dnsPolicy", "nodeSelector",
+		"terminationGracePeriodSeconds", "securityContext", "initContainers", "containers", "volumes", "tolerations",
+		"affinity", "priorityClassName", "hostPID", "hostIPC"},
+	"container": {"name", "image", "imagePullPolicy", "command", "args", "env", "envFrom", "ports", "readinessProbe",
+		"livenessProbe", "startupProbe", "resources", "securityContext", "volumeMounts", "workingDir", "lifecycle"},
+	"container.securityContext": {"allowPrivilegeEscalation", "readOnlyRootFilesystem", "runAsUser", "runAsGroup",
+		"runAsNonRoot", "capabilities", "privileged", "seccompProfile", "procMount"},
+	"pod.securityContext": {"runAsUser", "runAsGroup", "runAsNonRoot", "fsGroup", "seccompProfile", "supplementalGroups", "sysctls"},
+}
+
+func checkKeys(t *testing.T, where string, m map[string]any, kind string) {
+	t.Helper()
+	for k := range m {
+		if !slices.Contains(k8sKeys[kind], k) {
+			t.Errorf("%s: unknown field %s", where, k)
+		}
+	}
+}
+
+// TestManifestFields: no misspelt field in the DaemonSet.
+func TestManifestFields(t *testing.T) {
+	b, err := os.ReadFile("daemonset.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	dec := yaml.NewDecoder(bytes.NewReader(b))
+	for {
+		var doc map[string]any
+		if err := dec.Decode(&doc); errors.Is(err, io.EOF) {
+			break
+		} else if err != nil {
+			t.Fatal(err)
+		}
+		if doc["kind"] != "DaemonSet" {
+			continue
+		}
+		spec := doc["spec"].(map[string]any)
+		checkKeys(t, "spec", spec, "daemonset.spec")
+		pod := spec["template"].(map[string]any)["spec"].(map[string]any)
+		checkKeys(t, "pod spec", pod, "pod.spec")
+		checkKeys(t, "pod securityContext", pod["securityContext"].(map[string]any), "pod.securityContext")
+		for _, list := range []string{"initContainers", "containers"} {
+			cs, _ := pod[list].([]any)
+			for _, c := range cs {
+				cm := c.(map[string]any)
+				checkKeys(t, list+" "+cm["name"].(string), cm, "container")
+				if sc, ok := cm["securityContext"].(map[string]any); ok {
+					checkKeys(t, list+" "+cm["name"].(string)+" securityContext", sc, "container.securityContext")
+				}
+			}
+		}
+		return
+	}
+	t.Fatal("no DaemonSet")
+}
+
 // TestDaemonSet: host network, the two capture capabilities and nothing
 // else, non-root, probes on the metrics endpoint, config from the map.
 func TestDaemonSet(t *testing.T) {
