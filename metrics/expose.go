@@ -159,14 +159,15 @@ func (b *Builder) WriteTo(w io.Writer) (int64, error) {
 	if b.err != nil {
 		return 0, b.err
 	}
-	cw := &countWriter{w: bufio.NewWriterSize(w, 32<<10)}
+	bw := bufio.NewWriterSize(w, 32<<10)
+	cw := &countWriter{w: bw}
 	for _, f := range b.fams {
 		fmt.Fprintf(cw, "# HELP %s %s\n# TYPE %s %s\n", f.Name, escapeHelp(f.Help), f.Name, f.Type)
 		for _, s := range f.samples {
 			fmt.Fprintf(cw, "%s%s %s\n", f.Name, formatLabels(s.labels), s.value)
 		}
 	}
-	if err := cw.w.(*bufio.Writer).Flush(); err != nil && cw.err == nil {
+	if err := bw.Flush(); err != nil && cw.err == nil {
 		cw.err = err
 	}
 	return cw.n, cw.err

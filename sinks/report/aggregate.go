@@ -133,6 +133,9 @@ func NewAggregator(cfg Config) *Aggregator {
 	}
 }
 
+// empty reports whether no event (not even a stats event) was added.
+func (a *Aggregator) empty() bool { return len(a.events) == 0 && a.stats == nil }
+
 // maxEventTypes bounds the event-type map; further types count as "other".
 const maxEventTypes = 32
 

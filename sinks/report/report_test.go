@@ -295,6 +295,18 @@ func TestSinkFile(t *testing.T) {
 	if len(ents) != 1 {
 		t.Errorf("files left in the directory: %v", ents)
 	}
+	// Closed before any event (a run that failed to start): no file at all.
+	other := filepath.Join(dir, "never.html")
+	s2, err := New(Config{Path: other})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s2.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if ents, _ := os.ReadDir(dir); len(ents) != 1 {
+		t.Errorf("a report with no events left files: %v", ents)
+	}
 }
 
 func TestFormat(t *testing.T) {

@@ -93,13 +93,19 @@ func (s *Sink) Write(events []*detect.Event) error {
 func (s *Sink) Flush() error { return nil }
 
 // Close renders the report into the temporary file and renames it to the
-// configured path.
+// configured path. A sink closed before any event arrived (the run failed
+// to start) writes nothing and leaves no file behind.
 func (s *Sink) Close() error {
 	if s.done {
 		return nil
 	}
 	s.done = true
 	name := s.tmp.Name()
+	if s.agg.empty() {
+		s.tmp.Close()
+		os.Remove(name)
+		return nil
+	}
 	err := Render(s.tmp, s.agg, s.cfg.Now())
 	if err == nil {
 		err = s.tmp.Chmod(0o644)
