@@ -51,8 +51,9 @@ type slot struct {
 type Sink struct {
 	cfg    Config
 	log    *slog.Logger
-	w      *kafkago.Writer
-	spool  *spool.Spool // nil without spool_dir
+	w      *kafkago.Writer // memory batches
+	ws     *kafkago.Writer // spool rounds: the same, with a short batch age
+	spool  *spool.Spool    // nil without spool_dir
 	topics map[string]string
 
 	wake    chan struct{} // the sender has something to look at
@@ -101,24 +102,31 @@ func New(cfg Config, log *slog.Logger) (*Sink, error) {
 		stopped: make(chan struct{}), live: map[*batch]struct{}{},
 		d: sinks.Delivery{Dropped: map[string]uint64{}},
 	}
-	s.w = &kafkago.Writer{
-		Addr:                   kafkago.TCP(cfg.Brokers...),
-		Balancer:               &kafkago.Murmur2Balancer{}, // the Java client's key → partition mapping
-		MaxAttempts:            cfg.MaxAttempts,
-		WriteBackoffMin:        100 * time.Millisecond,
-		WriteBackoffMax:        time.Second,
-		BatchSize:              cfg.BatchSize,
-		BatchBytes:             int64(cfg.BatchBytes),
-		BatchTimeout:           cfg.BatchTimeout,
-		ReadTimeout:            cfg.WriteTimeout,
-		WriteTimeout:           cfg.WriteTimeout,
-		RequiredAcks:           kafkago.RequireAll,
-		Async:                  true,
-		Completion:             s.complete,
-		Compression:            comp,
-		Transport:              tr,
-		AllowAutoTopicCreation: cfg.AutoCreateTopics,
+	newWriter := func(age time.Duration) *kafkago.Writer {
+		return &kafkago.Writer{
+			Addr:                   kafkago.TCP(cfg.Brokers...),
+			Balancer:               &kafkago.Murmur2Balancer{}, // the Java client's key → partition mapping
+			MaxAttempts:            cfg.MaxAttempts,
+			WriteBackoffMin:        100 * time.Millisecond,
+			WriteBackoffMax:        time.Second,
+			BatchSize:              cfg.BatchSize,
+			BatchBytes:             int64(cfg.BatchBytes),
+			BatchTimeout:           age,
+			ReadTimeout:            cfg.WriteTimeout,
+			WriteTimeout:           cfg.WriteTimeout,
+			RequiredAcks:           kafkago.RequireAll,
+			Async:                  true,
+			Completion:             s.complete,
+			Compression:            comp,
+			Transport:              tr, // shared: one connection pool
+			AllowAutoTopicCreation: cfg.AutoCreateTopics,
+		}
 	}
+	s.w = newWriter(cfg.BatchTimeout)
+	// A spool round submits many events at once: batches fill by size, and
+	// the partial ones left need not wait batch_timeout (which would pace
+	// the drain).
+	s.ws = newWriter(min(cfg.BatchTimeout, 5*time.Millisecond))
 	if cfg.SpoolDir != "" {
 		sp, err := spool.Open(spool.Config{Dir: cfg.SpoolDir, MaxBytes: int64(cfg.SpoolMaxBytes)})
 		if err != nil {
@@ -441,7 +449,11 @@ func (s *Sink) submitLocked(b *batch) {
 	s.live[b] = struct{}{}
 	s.mu.Unlock()
 	ctx, cancel := context.WithTimeout(context.Background(), s.cfg.WriteTimeout)
-	err := s.w.WriteMessages(ctx, b.msgs...)
+	w := s.w
+	if b.fromSpool {
+		w = s.ws
+	}
+	err := w.WriteMessages(ctx, b.msgs...)
 	cancel()
 	if err != nil {
 		// Nothing of the batch was queued (metadata lookup failed): it failed whole.
@@ -593,7 +605,7 @@ func (s *Sink) close() error {
 	// The writer's Close waits for batches in flight; bound it, their events
 	// are in the spool already.
 	wdone := make(chan error, 1)
-	go func() { wdone <- s.w.Close() }()
+	go func() { wdone <- errors.Join(s.w.Close(), s.ws.Close()) }()
 	var err error
 	select {
 	case err = <-wdone:
