@@ -10,7 +10,8 @@ import (
 // a short window of packet time. The identity of a packet is its decoded
 // content without the fields a router rewrites between the two copies
 // (TTL/hop limit, IP checksum, L2 header, VLAN): endpoints, IP ID and
-// length, TCP sequence/ack/flags, payload length and its first bytes.
+// length, TCP sequence/ack/flags/window/timestamp, payload length and its
+// first bytes.
 // Memory is a fixed direct-mapped table; a slot collision forgets the
 // older packet (a duplicate missed), never drops a packet that was not
 // seen: two different packets would need equal 64-bit hashes.
@@ -72,6 +73,7 @@ func packetIdentity(p *Packet) uint64 {
 	mix(uint64(p.IPID)<<32 | uint64(p.IPLen))
 	mix(uint64(p.TCP.Seq)<<32 | uint64(p.TCP.Ack))
 	mix(uint64(p.TCP.Flags)<<32 | uint64(p.PayloadLen))
+	mix(uint64(p.TCP.TSVal)<<32 | uint64(p.TCP.Window)) // tells apart duplicate ACKs, which IPv6 gives no IP ID
 	pl := p.Payload
 	if len(pl) > dedupPayloadBytes {
 		pl = pl[:dedupPayloadBytes]

@@ -357,8 +357,10 @@ func TestLiveSpanDedup(t *testing.T) {
 	lab.Traffic(t)
 	time.Sleep(500 * time.Millisecond)
 	st := run.stop(t)
-	if st.Capture.Frames == 0 || st.Capture.SpanDuplicates*2 != st.Capture.Frames {
-		t.Errorf("frames %d, span duplicates %d: want exactly half", st.Capture.Frames, st.Capture.SpanDuplicates)
+	// Half, give or take a frame: a copy in flight at start or stop, or two
+	// genuinely identical IPv6 duplicate ACKs within the window (no IP ID).
+	if d := int64(st.Capture.SpanDuplicates*2) - int64(st.Capture.Frames); st.Capture.Frames < 50 || d < -2 || d > 2 {
+		t.Errorf("frames %d, span duplicates %d: want half", st.Capture.Frames, st.Capture.SpanDuplicates)
 	}
 	if st.Flows.Packets != st.Capture.Frames-st.Capture.SpanDuplicates {
 		t.Errorf("flow packets %d, want frames - duplicates = %d", st.Flows.Packets, st.Capture.Frames-st.Capture.SpanDuplicates)
