@@ -63,7 +63,7 @@ func (g *gateWriter) Write(p []byte) (int, error) {
 	return g.buf.Write(p)
 }
 
-func httpGet(t *testing.T, url string) (int, string) {
+func metricsGet(t *testing.T, url string) (int, string) {
 	t.Helper()
 	c := &http.Client{Timeout: 5 * time.Second, Transport: &http.Transport{DisableKeepAlives: true}}
 	resp, err := c.Get(url)
@@ -78,9 +78,9 @@ func httpGet(t *testing.T, url string) (int, string) {
 	return resp.StatusCode, string(b)
 }
 
-func scrape(t *testing.T, addr string) map[string]*metrics.ParsedFamily {
+func scrapeMetrics(t *testing.T, addr string) map[string]*metrics.ParsedFamily {
 	t.Helper()
-	code, body := httpGet(t, "http://"+addr+"/metrics")
+	code, body := metricsGet(t, "http://"+addr+"/metrics")
 	if code != 200 {
 		t.Fatalf("/metrics: %d", code)
 	}
@@ -91,7 +91,7 @@ func scrape(t *testing.T, addr string) map[string]*metrics.ParsedFamily {
 	return fams
 }
 
-func value(t *testing.T, fams map[string]*metrics.ParsedFamily, name string, labels ...string) float64 {
+func metricValue(t *testing.T, fams map[string]*metrics.ParsedFamily, name string, labels ...string) float64 {
 	t.Helper()
 	f := fams[name]
 	if f == nil {
@@ -149,13 +149,13 @@ func TestMetricsEndpointReplay(t *testing.T) {
 		t.Fatal("no metrics endpoint")
 	}
 
-	if code, body := httpGet(t, "http://"+addr+"/healthz"); code != 200 || body != "ok\n" {
+	if code, body := metricsGet(t, "http://"+addr+"/healthz"); code != 200 || body != "ok\n" {
 		t.Errorf("/healthz: %d %q", code, body)
 	}
 	// Ready while replaying (pacing keeps it running for seconds).
 	sawReady := false
 	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
-		if code, _ := httpGet(t, "http://"+addr+"/readyz"); code == 200 {
+		if code, _ := metricsGet(t, "http://"+addr+"/readyz"); code == 200 {
 			sawReady = true
 			break
 		}
@@ -163,8 +163,8 @@ func TestMetricsEndpointReplay(t *testing.T) {
 	if !sawReady {
 		t.Error("/readyz never answered 200 during the replay")
 	}
-	mid := scrape(t, addr)
-	if v := value(t, mid, "nunchi_ready"); v != 1 {
+	mid := scrapeMetrics(t, addr)
+	if v := metricValue(t, mid, "nunchi_ready"); v != 1 {
 		t.Errorf("nunchi_ready during the replay = %v", v)
 	}
 
@@ -173,10 +173,10 @@ func TestMetricsEndpointReplay(t *testing.T) {
 	case <-time.After(60 * time.Second):
 		t.Fatal("the final flush never came")
 	}
-	if code, _ := httpGet(t, "http://"+addr+"/readyz"); code != http.StatusServiceUnavailable {
+	if code, _ := metricsGet(t, "http://"+addr+"/readyz"); code != http.StatusServiceUnavailable {
 		t.Errorf("/readyz after the replay read everything: %d, want 503", code)
 	}
-	got := scrape(t, addr)
+	got := scrapeMetrics(t, addr)
 	close(out.release)
 	released = true
 	r := <-done
@@ -221,24 +221,24 @@ func TestMetricsEndpointReplay(t *testing.T) {
 		t.Errorf("only %d series compared", n)
 	}
 	// Values a reader checks by eye: demo.pcap's frames, flows and events.
-	if v := value(t, got, "nunchi_capture_frames_total"); v != 82 || float64(st.Capture.Frames) != v {
+	if v := metricValue(t, got, "nunchi_capture_frames_total"); v != 82 || float64(st.Capture.Frames) != v {
 		t.Errorf("frames: scraped %v, stats %d, want 82", v, st.Capture.Frames)
 	}
-	if v := value(t, got, "nunchi_flows_created_total"); v != 12 {
+	if v := metricValue(t, got, "nunchi_flows_created_total"); v != 12 {
 		t.Errorf("flows created: %v, want 12", v)
 	}
-	if v := value(t, got, "nunchi_events_total", "event_type", "tls"); v != 3 {
+	if v := metricValue(t, got, "nunchi_events_total", "event_type", "tls"); v != 3 {
 		t.Errorf("tls events: %v, want 3", v)
 	}
 	// Every event, the stats event too, was written by the JSONL sink.
 	lines := strings.Count(out.buf.String(), "\n")
-	if v := value(t, got, "nunchi_sink_written_total", "sink", "jsonl"); v != float64(lines) {
+	if v := metricValue(t, got, "nunchi_sink_written_total", "sink", "jsonl"); v != float64(lines) {
 		t.Errorf("jsonl written: scraped %v, %d lines out", v, lines)
 	}
-	if v := value(t, got, "nunchi_sink_queued_events", "sink", "jsonl"); v != 0 {
+	if v := metricValue(t, got, "nunchi_sink_queued_events", "sink", "jsonl"); v != 0 {
 		t.Errorf("jsonl queued: %v", v)
 	}
-	if v := value(t, got, "nunchi_ready"); v != 0 {
+	if v := metricValue(t, got, "nunchi_ready"); v != 0 {
 		t.Errorf("nunchi_ready after the replay = %v", v)
 	}
 
@@ -267,7 +267,7 @@ func TestMetricsEndpointReplay(t *testing.T) {
 		{"nunchi_events_total", []string{"event_type", "flow"}, se.Events["flow"]},
 		{"nunchi_events_total", []string{"event_type", "dns"}, se.Events["dns"]},
 	} {
-		if v := value(t, got, c.name, c.labels...); v != float64(c.want) {
+		if v := metricValue(t, got, c.name, c.labels...); v != float64(c.want) {
 			t.Errorf("%s%v: scraped %v, stats event %d", c.name, c.labels, v, c.want)
 		}
 	}
@@ -323,22 +323,22 @@ func TestMetricsEndpointLive(t *testing.T) {
 	cfg := liveTestConfig(t, lab.SensorIf, 2, filepath.Join(t.TempDir(), "live.jsonl"))
 	cfg.Metrics.Listen = addr
 	run := startLive(t, cfg, LiveOptions{})
-	if code, _ := httpGet(t, "http://"+addr+"/readyz"); code != 200 {
+	if code, _ := metricsGet(t, "http://"+addr+"/readyz"); code != 200 {
 		t.Errorf("/readyz while capturing: %d", code)
 	}
 	lab.Traffic(t)
 	time.Sleep(500 * time.Millisecond)
-	fams := scrape(t, addr)
+	fams := scrapeMetrics(t, addr)
 	st := run.stop(t)
 
-	if v := value(t, fams, "nunchi_ready"); v != 1 {
+	if v := metricValue(t, fams, "nunchi_ready"); v != 1 {
 		t.Errorf("nunchi_ready = %v", v)
 	}
 	var kernel float64
 	for _, sock := range []string{"0", "1"} {
-		v := value(t, fams, "nunchi_capture_kernel_packets_total", "interface", lab.SensorIf, "socket", sock)
+		v := metricValue(t, fams, "nunchi_capture_kernel_packets_total", "interface", lab.SensorIf, "socket", sock)
 		kernel += v
-		if d := value(t, fams, "nunchi_capture_kernel_drops_total", "interface", lab.SensorIf, "socket", sock); d != 0 {
+		if d := metricValue(t, fams, "nunchi_capture_kernel_drops_total", "interface", lab.SensorIf, "socket", sock); d != 0 {
 			t.Errorf("socket %s: %v kernel drops", sock, d)
 		}
 	}
@@ -355,7 +355,7 @@ func TestMetricsEndpointLive(t *testing.T) {
 		{"nunchi_events_total", []string{"event_type", "tls"}, st.Events["tls"]},
 		{"nunchi_events_total", []string{"event_type", "http"}, st.Events["http"]},
 	} {
-		if v := value(t, fams, c.name, c.labels...); v <= 0 || v > float64(c.final) {
+		if v := metricValue(t, fams, c.name, c.labels...); v <= 0 || v > float64(c.final) {
 			t.Errorf("%s%v: scraped %v, final %d", c.name, c.labels, v, c.final)
 		}
 	}

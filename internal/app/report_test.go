@@ -18,10 +18,10 @@ import (
 	"github.com/nunchi-sensor/nunchi/internal/testutil"
 )
 
-// chromium finds a headless-capable Chromium, or skips the test (fails
+// findChromium finds a headless-capable Chromium, or skips the test (fails
 // when NUNCHI_TEST_REQUIRE_CHROMIUM=1). It runs as root only: the test
 // launches it with --no-sandbox.
-func chromium(t *testing.T) string {
+func findChromium(t *testing.T) string {
 	t.Helper()
 	require := os.Getenv("NUNCHI_TEST_REQUIRE_CHROMIUM") == "1"
 	skip := func(msg string) {
@@ -57,12 +57,12 @@ func runChromium(t *testing.T, bin, url string, extra ...string) (stdout, stderr
 	cmd.Stdout, cmd.Stderr = &out, &errb
 	cmd.Env = append(os.Environ(), "HOME="+t.TempDir())
 	if err := cmd.Run(); err != nil {
-		t.Fatalf("chromium %v: %v\n%s", extra, err, tail(errb.String(), 3000))
+		t.Fatalf("chromium %v: %v\n%s", extra, err, lastBytes(errb.String(), 3000))
 	}
 	return out.String(), errb.String()
 }
 
-func tail(s string, n int) string {
+func lastBytes(s string, n int) string {
 	if len(s) > n {
 		return s[len(s)-n:]
 	}
@@ -79,7 +79,7 @@ var consoleLine = regexp.MustCompile(`(?m)^.*:CONSOLE[:(].*$`)
 // real page, the page logs nothing to the console (no exception, no
 // blocked fetch), its script ran, and the DOM shows what the replay found.
 func TestReportInChromium(t *testing.T) {
-	bin := chromium(t)
+	bin := findChromium(t)
 	dir := t.TempDir()
 	rules := filepath.Join(dir, "rules.yaml")
 	if err := os.WriteFile(rules, []byte(`lists:
@@ -114,7 +114,7 @@ func TestReportInChromium(t *testing.T) {
 	_, shotLog := runChromium(t, bin, url, "--screenshot="+shot, "--window-size=1280,2000")
 	f, err := os.Open(shot)
 	if err != nil {
-		t.Fatalf("no screenshot: %v\n%s", err, tail(shotLog, 2000))
+		t.Fatalf("no screenshot: %v\n%s", err, lastBytes(shotLog, 2000))
 	}
 	img, err := png.Decode(f)
 	f.Close()
