@@ -6,6 +6,7 @@ import (
 	"math/bits"
 	"net/netip"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/nunchi-sensor/nunchi/detect"
@@ -115,21 +116,26 @@ func NewAggregator(cfg Config) *Aggregator {
 	n := cfg.Track
 	strLess := func(a, b string) bool { return a < b }
 	return &Aggregator{
-		cfg:        cfg,
-		events:     map[string]uint64{},
-		hosts:      NewTopK(n, func(a, b netip.Addr) bool { return a.Less(b) }),
-		services:   NewTopK(n, service.less),
-		blockNames: NewTopK(n, blockKey.less),
-		lists:      map[string]*listInfo{},
-		tlsSNI:     NewTopK(n, strLess),
-		quicSNI:    NewTopK(n, strLess),
-		httpHosts:  NewTopK(n, strLess),
-		dnsNames:   NewTopK(n, strLess),
-		nat:        NewTopK(n, strLess),
-		anomalies:  NewTopK(n, strLess),
-		injects:    NewTopK(n, strLess),
-		width:      int64(cfg.Bucket),
-		buckets:    map[int64]*bucket{},
+		cfg:    cfg,
+		events: map[string]uint64{},
+		hosts:  NewTopK(n, func(a, b netip.Addr) bool { return a.Less(b) }, nil),
+		services: NewTopK(n, service.less, func(s service) service {
+			s.AppProto = strings.Clone(s.AppProto)
+			return s
+		}),
+		blockNames: NewTopK(n, blockKey.less, func(b blockKey) blockKey {
+			return blockKey{List: strings.Clone(b.List), Name: strings.Clone(b.Name)}
+		}),
+		lists:     map[string]*listInfo{},
+		tlsSNI:    NewTopK(n, strLess, strings.Clone),
+		quicSNI:   NewTopK(n, strLess, strings.Clone),
+		httpHosts: NewTopK(n, strLess, strings.Clone),
+		dnsNames:  NewTopK(n, strLess, strings.Clone),
+		nat:       NewTopK(n, strLess, strings.Clone),
+		anomalies: NewTopK(n, strLess, strings.Clone),
+		injects:   NewTopK(n, strLess, strings.Clone),
+		width:     int64(cfg.Bucket),
+		buckets:   map[int64]*bucket{},
 	}
 }
 
@@ -151,6 +157,12 @@ func (a *Aggregator) seen(ts int64) {
 	}
 }
 
+func (a *Aggregator) setSensor(s string) {
+	if s != "" && s != a.sensor {
+		a.sensor = strings.Clone(s)
+	}
+}
+
 // Add folds one event in. Events are read, never modified.
 func (a *Aggregator) Add(e *detect.Event) {
 	if e.Type == detect.TypeStats {
@@ -158,17 +170,17 @@ func (a *Aggregator) Add(e *detect.Event) {
 			a.stats = append(a.stats[:0], e.Stats...)
 			a.statsTS = e.Timestamp
 		}
-		if e.Sensor != "" {
-			a.sensor = e.Sensor
-		}
+		a.setSensor(e.Sensor)
 		return
 	}
-	if e.Sensor != "" {
-		a.sensor = e.Sensor
-	}
+	a.setSensor(e.Sensor)
 	typ := e.Type
-	if _, ok := a.events[typ]; !ok && len(a.events) >= maxEventTypes {
-		typ = "other"
+	if _, ok := a.events[typ]; !ok {
+		if len(a.events) >= maxEventTypes {
+			typ = "other"
+		} else {
+			typ = strings.Clone(typ)
+		}
 	}
 	a.events[typ]++
 	a.seen(e.Timestamp)
@@ -335,19 +347,19 @@ func (a *Aggregator) addBlock(e *detect.Event) {
 			a.listsOver++
 			return
 		}
-		li = &listInfo{Version: b.ListVersion}
-		a.lists[b.List] = li
+		li = &listInfo{}
+		a.lists[strings.Clone(b.List)] = li
 	}
 	li.Hits++
-	if b.ListVersion != "" {
-		li.Version = b.ListVersion // the latest (a reload may bump it)
+	if b.ListVersion != "" && b.ListVersion != li.Version {
+		li.Version = strings.Clone(b.ListVersion) // the latest (a reload may bump it)
 	}
 	found := false
 	for _, x := range li.Actions {
 		found = found || x == b.Action
 	}
 	if !found && len(li.Actions) < maxTags && b.Action != "" {
-		li.Actions = append(li.Actions, b.Action)
+		li.Actions = append(li.Actions, strings.Clone(b.Action))
 	}
 }
 

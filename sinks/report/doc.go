@@ -16,6 +16,9 @@
 //     and neighbours merge: a day of capture is kept per minute. Charts
 //     merge further, on a copy, to at most 240 bars. Other maps are
 //     keyed by small fixed sets (event types, block lists up to Track).
+//     Every string the report keeps is its own copy: events may hold their
+//     strings in a shard's slabs (detect.Arena), and keeping one name would
+//     keep its whole slab alive.
 //   - Close writes the page once: rendered into a temporary file next to
 //     the path (created by New, so an unwritable path fails before the run),
 //     synced, then renamed over the path.

@@ -10,6 +10,7 @@ import (
 	"strings"
 	"testing"
 	"time"
+	"unsafe"
 
 	"github.com/nunchi-sensor/nunchi/detect"
 )
@@ -336,5 +337,55 @@ func uniqueIDs(t *testing.T, html string) {
 			t.Errorf("id %q used twice", m[1])
 		}
 		seen[m[1]] = true
+	}
+}
+
+// TestKeysOwnTheirMemory: events may keep their strings in a shard's
+// 32 KiB slabs (detect.Arena); a name the report keeps must be a copy, or
+// 2000 kept names could pin 2000 slabs.
+func TestKeysOwnTheirMemory(t *testing.T) {
+	slab := []byte("xxwww.example.comblocked.examplelistAv1alertQUICsensorflow")
+	str := func(from, to int) string { return unsafe.String(&slab[from], to-from) }
+	shares := func(s string) bool {
+		p := uintptr(unsafe.Pointer(unsafe.StringData(s)))
+		lo := uintptr(unsafe.Pointer(&slab[0]))
+		return p >= lo && p < lo+uintptr(len(slab))
+	}
+	a := NewAggregator(Config{})
+	sni, name, list, ver, action := str(2, 17), str(17, 32), str(32, 37), str(37, 39), str(39, 44)
+	sensor := str(48, 54)
+	a.Add(&detect.Event{Type: detect.TypeTLS, Timestamp: t0, Sensor: sensor, TLS: &detect.TLS{SNI: sni, Version: ver}})
+	a.Add(&detect.Event{Type: detect.TypeHTTP, Timestamp: t0, HTTP: &detect.HTTP{Hostname: name}})
+	a.Add(&detect.Event{Type: detect.TypeDNS, Timestamp: t0, DNS: &detect.DNS{RRName: name, RRType: ver}})
+	a.Add(&detect.Event{Type: detect.TypeQUIC, Timestamp: t0, QUIC: &detect.QUIC{SNI: sni}})
+	a.Add(&detect.Event{Type: str(54, 58), Timestamp: t0})
+	a.Add(&detect.Event{Type: detect.TypeBlock, Timestamp: t0, Block: &detect.Block{Name: name, List: list, ListVersion: ver, Action: action, Surface: action}})
+	a.Add(&detect.Event{Type: detect.TypeInject, Timestamp: t0, Inject: &detect.Inject{Name: name, Kind: action}})
+	var kept []string
+	for _, tk := range []*TopK[string]{a.tlsSNI, a.quicSNI, a.httpHosts, a.dnsNames, a.injects} {
+		for _, e := range tk.Top(-1) {
+			kept = append(kept, e.Key)
+			kept = append(kept, e.Tags...)
+		}
+	}
+	for _, e := range a.blockNames.Top(-1) {
+		kept = append(kept, e.Key.List, e.Key.Name)
+		kept = append(kept, e.Tags...)
+	}
+	for k, li := range a.lists {
+		kept = append(kept, k, li.Version)
+		kept = append(kept, li.Actions...)
+	}
+	for k := range a.events {
+		kept = append(kept, k)
+	}
+	kept = append(kept, a.sensor)
+	if len(kept) < 15 {
+		t.Fatalf("only %d strings kept", len(kept))
+	}
+	for _, s := range kept {
+		if shares(s) {
+			t.Errorf("%q is kept in the event's memory", s)
+		}
 	}
 }

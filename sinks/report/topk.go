@@ -3,6 +3,7 @@ package report
 import (
 	"container/heap"
 	"sort"
+	"strings"
 )
 
 // maxTags bounds the distinct tags (TLS versions, surfaces, statuses…)
@@ -37,7 +38,7 @@ func (e *Entry[K]) Tag(s string) {
 		}
 	}
 	if len(e.Tags) < maxTags {
-		e.Tags = append(e.Tags, s)
+		e.Tags = append(e.Tags, strings.Clone(s))
 	} else {
 		e.MoreTags = true
 	}
@@ -55,16 +56,23 @@ type TopK[K comparable] struct {
 	m       map[K]*Entry[K]
 	h       entryHeap[K]
 	less    func(a, b K) bool // tie-break for a stable order
+	own     func(K) K         // copies a key's strings when it is admitted
 	total   uint64
 	evicted uint64
 }
 
 // NewTopK tracks at most capacity keys; less orders keys of equal count.
-func NewTopK[K comparable](capacity int, less func(a, b K) bool) *TopK[K] {
+// own, when set, returns a key that shares no memory with the event it
+// came from: events may keep their strings in a shard's slabs
+// (detect.Arena), and a kept key would keep its whole slab alive.
+func NewTopK[K comparable](capacity int, less func(a, b K) bool, own func(K) K) *TopK[K] {
 	if capacity < 1 {
 		capacity = 1
 	}
-	return &TopK[K]{cap: capacity, m: make(map[K]*Entry[K]), less: less}
+	if own == nil {
+		own = func(k K) K { return k }
+	}
+	return &TopK[K]{cap: capacity, m: make(map[K]*Entry[K]), less: less, own: own}
 }
 
 // Add adds weight w to k and returns its entry (for Aux and Tags). The
@@ -76,6 +84,7 @@ func (t *TopK[K]) Add(k K, w uint64) *Entry[K] {
 		heap.Fix(&t.h, e.idx)
 		return e
 	}
+	k = t.own(k)
 	if len(t.m) < t.cap {
 		e := &Entry[K]{Key: k, Count: w}
 		t.m[k] = e

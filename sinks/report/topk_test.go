@@ -7,7 +7,7 @@ import (
 )
 
 func TestTopKExactUnderCapacity(t *testing.T) {
-	tk := NewTopK(10, func(a, b string) bool { return a < b })
+	tk := NewTopK(10, func(a, b string) bool { return a < b }, nil)
 	for _, a := range []struct {
 		k string
 		w uint64
@@ -40,7 +40,7 @@ func TestTopKExactUnderCapacity(t *testing.T) {
 // and each count brackets the truth (count - err <= true <= count).
 func TestTopKBoundedHeavyHitters(t *testing.T) {
 	const capacity = 100
-	tk := NewTopK(capacity, func(a, b string) bool { return a < b })
+	tk := NewTopK(capacity, func(a, b string) bool { return a < b }, nil)
 	truth := map[string]uint64{}
 	rng := rand.New(rand.NewPCG(1, 2))
 	var total uint64
