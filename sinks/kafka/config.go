@@ -97,7 +97,7 @@ func DefaultConfig() Config {
 		BatchSize:        5000,
 		BatchBytes:       config.MiB,
 		BatchTimeout:     200 * time.Millisecond,
-		MemoryEvents:     200_000,
+		MemoryEvents:     100_000,
 		WriteTimeout:     10 * time.Second,
 		MaxAttempts:      3,
 		RetryBackoffMax:  5 * time.Second,

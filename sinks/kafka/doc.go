@@ -46,6 +46,6 @@
 // broker, and the services broker from deploy/dev/services.sh through
 // NUNCHI_TEST_KAFKA) and measured throughput (bench_test.go): on this 2-core
 // machine the sink alone delivers 150–300 k events/s (lz4, acks=all), a
-// benchgen replay sends 34–74 k events/s (the replay is the limit), and a
-// spool drains at 56–95 k events/s.
+// benchgen replay sends 20–74 k events/s (the replay is the limit), and a
+// spool drains at 100–150 k events/s.
 package kafka
