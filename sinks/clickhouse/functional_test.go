@@ -395,6 +395,19 @@ func TestReplayIntoClickHouse(t *testing.T) {
 	}
 	checkExactlyOnce(t, conn, db, want, false)
 
+	// The stats event carries the sink's delivery counters (sinks.StatsReporter).
+	found := false
+	for _, sk := range want["stats"][0]["stats"].(map[string]any)["sinks"].([]any) {
+		m := sk.(map[string]any)
+		if m["name"] == "clickhouse" {
+			d, ok := m["delivery"].(map[string]any)
+			found = ok && d["enqueued"] != nil
+		}
+	}
+	if !found {
+		t.Errorf("stats event lacks the clickhouse sink's delivery counters: %v", want["stats"][0]["stats"].(map[string]any)["sinks"])
+	}
+
 	// Rollups: the materialized views saw every row.
 	ctx := context.Background()
 	var flows, rolled, rolledH, bytesRaw, bytesRolled uint64
@@ -559,6 +572,9 @@ func TestSinkKilledMidStream(t *testing.T) {
 	}
 	st := s.Stats()
 	t.Logf("stats %+v", st)
+	if !s.DeliveryStats().Balanced() {
+		t.Errorf("delivery %+v not balanced", s.DeliveryStats())
+	}
 	if st.Enqueued != total || st.Enqueued != st.Sent+st.DroppedTotal()+st.Pending || st.DroppedTotal() != 0 || st.Spooled == 0 || st.Retried == 0 {
 		t.Errorf("stats %+v: want %d enqueued = sent, none dropped, some spooled and retried", st, total)
 	}

@@ -631,3 +631,14 @@ func (s *Sink) logErr(msg string, err error) {
 		s.log.Error(msg, "err", err)
 	}
 }
+
+var _ sinks.StatsReporter = (*Sink)(nil)
+
+// DeliveryStats implements sinks.StatsReporter: the counters of Stats in
+// the fan-out's stats (stats events, metrics). Spooled counts the memory
+// spool too when no spool_dir is set.
+func (s *Sink) DeliveryStats() sinks.Delivery {
+	st := s.Stats()
+	return sinks.Delivery{Enqueued: st.Enqueued, Sent: st.Sent, Retried: st.Retried, Spooled: st.Spooled,
+		Recovered: st.Recovered, Pending: st.Pending, Dropped: st.Dropped}
+}
