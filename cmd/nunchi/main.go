@@ -17,6 +17,7 @@ import (
 	"golang.org/x/term"
 
 	"github.com/nunchi-sensor/nunchi/internal/app"
+	"github.com/nunchi-sensor/nunchi/metrics"
 	"github.com/nunchi-sensor/nunchi/internal/config"
 	"github.com/nunchi-sensor/nunchi/rules"
 )
@@ -25,6 +26,7 @@ import (
 var version = ""
 
 func main() {
+	metrics.Version = version // nunchi_build_info
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	err := newRoot(os.Stdout, os.Stderr).ExecuteContext(ctx)
 	stop()
