@@ -17,8 +17,8 @@ import (
 	"golang.org/x/term"
 
 	"github.com/nunchi-sensor/nunchi/internal/app"
-	"github.com/nunchi-sensor/nunchi/metrics"
 	"github.com/nunchi-sensor/nunchi/internal/config"
+	"github.com/nunchi-sensor/nunchi/metrics"
 	"github.com/nunchi-sensor/nunchi/rules"
 )
 
