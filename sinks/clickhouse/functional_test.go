@@ -543,6 +543,7 @@ func TestSinkKilledMidStream(t *testing.T) {
 	s.Start()
 	const total = 40000
 	gen := newEventGen("midstream")
+	gen.mixed = true // flow and dns: batches span two tables
 	write := func(n int) {
 		start := time.Now()
 		if err := s.Write(gen.batch(n)); err != nil {
@@ -581,7 +582,7 @@ func TestSinkKilledMidStream(t *testing.T) {
 	conn := openConn(t, addr)
 	defer conn.Close()
 	var rows, distinct uint64
-	if err := conn.QueryRow(context.Background(), "SELECT count(), uniqExact(event_id) FROM "+db+".flow").Scan(&rows, &distinct); err != nil {
+	if err := conn.QueryRow(context.Background(), "SELECT count(), uniqExact(event_id) FROM (SELECT event_id FROM "+db+".flow UNION ALL SELECT event_id FROM "+db+".dns)").Scan(&rows, &distinct); err != nil {
 		t.Fatal(err)
 	}
 	if distinct != total || rows < total {

@@ -444,6 +444,10 @@ func (s *Sink) build(b batch) map[string]*table {
 func (s *Sink) insertAll(built map[string]*table, attempts map[string]int) error {
 	var errs []error
 	for name, t := range built {
+		if s.conn == nil { // dropped after an error on an earlier table: reconnect first
+			errs = append(errs, fmt.Errorf("%s: not sent (reconnecting)", name))
+			break
+		}
 		err := s.insert(t)
 		if err == nil {
 			s.sent.Add(uint64(t.rows))
