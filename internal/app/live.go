@@ -9,7 +9,6 @@ import (
 	"os/user"
 	"runtime"
 	"strconv"
-	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -95,34 +94,18 @@ func Live(ctx context.Context, cfg Config, opts LiveOptions, log *slog.Logger) (
 		OnStarted:       opts.OnStarted,
 	}, sources, log, fan, fan)
 
-	var running atomic.Bool
-	stopMetrics, err := startMetrics(ctx, cfg.Metrics, lv.Stats, running.Load, log)
+	running, stopAround, err := startAround(ctx, cfg, lv, fan, log)
 	if err != nil {
-		fan.Stop(context.Background())
 		return pipeline.Stats{}, err
 	}
-	defer stopMetrics()
-
-	holder, stopRules, err := startRules(ctx, cfg.Rules, log)
-	if err != nil {
-		fan.Stop(context.Background())
-		return pipeline.Stats{}, err
-	}
-	defer stopRules()
-	lv.SetRules(holder)
+	defer stopAround()
 
 	log.Info("live capture started", "interfaces", cfg.Capture.Interfaces, "shards", len(sources),
 		"source", cfg.Capture.Live.Source, "bpf", cfg.Capture.BPF)
 	running.Store(true)
 	runErr := lv.Run(ctx)
 	running.Store(false)
-	grace := opts.ShutdownGrace
-	if grace <= 0 {
-		grace = 30 * time.Second
-	}
-	sctx, cancel := context.WithTimeout(context.Background(), grace)
-	defer cancel()
-	stopErr := fan.Stop(sctx)
+	stopErr := stopSinks(fan, opts.ShutdownGrace)
 	st := lv.Stats()
 	log.Info("live capture stopped", "frames", st.Capture.Frames, "kernel_packets", st.Capture.KernelPackets,
 		"kernel_drops", st.Capture.KernelDrops, "span_duplicates", st.Capture.SpanDuplicates)

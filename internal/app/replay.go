@@ -61,21 +61,11 @@ func Replay(ctx context.Context, cfg Config, opts ReplayOptions, log *slog.Logge
 		Inject:        inj,
 	}, log, fan, fan)
 
-	var running atomic.Bool
-	stopMetrics, err := startMetrics(ctx, cfg.Metrics, rp.Stats, running.Load, log)
+	running, stopAround, err := startAround(ctx, cfg, rp, fan, log)
 	if err != nil {
-		fan.Stop(context.Background())
 		return pipeline.Stats{}, err
 	}
-	defer stopMetrics()
-
-	holder, stopRules, err := startRules(ctx, cfg.Rules, log)
-	if err != nil {
-		fan.Stop(context.Background())
-		return pipeline.Stats{}, err
-	}
-	defer stopRules()
-	rp.SetRules(holder)
+	defer stopAround()
 
 	var stopProgress func()
 	if opts.Progress != nil {
@@ -87,15 +77,46 @@ func Replay(ctx context.Context, cfg Config, opts ReplayOptions, log *slog.Logge
 	if stopProgress != nil {
 		stopProgress()
 	}
-	grace := opts.ShutdownGrace
+	stopErr := stopSinks(fan, opts.ShutdownGrace)
+	// The caller reports the error (one line on stderr, from main).
+	return rp.Stats(), errors.Join(runErr, stopErr)
+}
+
+// runner is what Replay and Live have in common around the pipeline.
+type runner interface {
+	Stats() pipeline.Stats
+	SetRules(*rules.Holder)
+}
+
+// startAround starts what runs beside a pipeline — the metrics endpoint
+// and the rules (with their reloads) — and returns the readiness flag the
+// caller sets while the pipeline runs, and a stop function. On error the
+// fan-out is stopped too.
+func startAround(ctx context.Context, cfg Config, r runner, fan *sinks.Fanout, log *slog.Logger) (*atomic.Bool, func(), error) {
+	running := new(atomic.Bool)
+	stopMetrics, err := startMetrics(ctx, cfg.Metrics, r.Stats, running.Load, log)
+	if err != nil {
+		fan.Stop(context.Background())
+		return nil, nil, err
+	}
+	holder, stopRules, err := startRules(ctx, cfg.Rules, log)
+	if err != nil {
+		stopMetrics()
+		fan.Stop(context.Background())
+		return nil, nil, err
+	}
+	r.SetRules(holder)
+	return running, func() { stopRules(); stopMetrics() }, nil
+}
+
+// stopSinks flushes the sinks within the grace period (30 s by default).
+func stopSinks(fan *sinks.Fanout, grace time.Duration) error {
 	if grace <= 0 {
 		grace = 30 * time.Second
 	}
 	sctx, cancel := context.WithTimeout(context.Background(), grace)
 	defer cancel()
-	stopErr := fan.Stop(sctx)
-	// The caller reports the error (one line on stderr, from main).
-	return rp.Stats(), errors.Join(runErr, stopErr)
+	return fan.Stop(sctx)
 }
 
 // startRules loads the rule files (an error names file and line) and keeps
