@@ -41,7 +41,11 @@
 // backoff (RetryMin…RetryMax): connection errors until the server returns,
 // errors the server gives for the data itself at most MaxAttempts times
 // (then dropped(rejected)). Tables of a batch already acknowledged are not
-// sent again. A spool that refuses a batch (full) drops it, counted.
+// sent again. A batch from memory that fails its first attempt moves to
+// the spool with the batches queued behind it (when the spool is empty, so
+// order holds): while the server is away everything but the batch being
+// filled is in the spool, and a disk spool survives kill -9 of the sensor.
+// A spool that refuses a batch (full) drops it, counted.
 //
 // Delivery is at least once: an insert the server committed but whose
 // acknowledgement was lost is sent again, so a row can appear twice with

@@ -18,6 +18,7 @@ import (
 	"reflect"
 	"sort"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -759,4 +760,77 @@ func BenchmarkSinkRows(b *testing.B) {
 		b.Fatalf("stats %+v", st)
 	}
 	b.ReportMetric(float64(b.N)/el.Seconds(), "rows/s")
+}
+
+// TestSensorKilledSpoolRecovered: a sensor replaying into an unreachable
+// server is killed (-9) while it waits at shutdown; its disk spool holds
+// every event (a batch that fails its first attempt goes to the spool with
+// the queue behind it), and the next run delivers them all.
+func TestSensorKilledSpoolRecovered(t *testing.T) {
+	addr := serverAddr(t)
+	db, conn := testDB(t, addr)
+	dir := t.TempDir()
+	bin := filepath.Join(dir, "nunchi")
+	build := exec.Command("go", "build", "-o", bin, "./cmd/nunchi")
+	build.Dir = testutil.RepoRoot(t)
+	if out, err := build.CombinedOutput(); err != nil {
+		t.Fatalf("go build: %v\n%s", err, out)
+	}
+	spoolDir := filepath.Join(dir, "spool")
+	cfgPath := filepath.Join(dir, "nunchi.yaml")
+	os.WriteFile(cfgPath, []byte(fmt.Sprintf(`sensor: killed
+log: {level: error}
+sinks:
+  clickhouse: {addr: "127.0.0.1:1", database: %s, spool_dir: %s, batch_size: 300, close_timeout: 10m, retry_max: 1s, dial_timeout: 200ms}
+`, db, spoolDir)), 0o644)
+	jsonl := filepath.Join(dir, "events.jsonl")
+	cmd := exec.Command(bin, append([]string{"replay", "-c", cfgPath, "-o", jsonl, "--progress", "never"}, corpusFiles(t)...)...)
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer cmd.Process.Kill()
+	// The JSONL sink is closed before the ClickHouse sink starts waiting
+	// for its server: once the stats line is in the file, every event has
+	// been handed to the ClickHouse sink.
+	for i := 0; ; i++ {
+		b, _ := os.ReadFile(jsonl)
+		if bytes.Contains(b, []byte(`"event_type":"stats"`)) && bytes.HasSuffix(b, []byte("\n")) {
+			break
+		}
+		if i > 600 {
+			t.Fatal("the replay did not finish in 60 s")
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	time.Sleep(time.Second) // the first failed attempt spills the queue
+	if err := cmd.Process.Signal(syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	cmd.Wait()
+
+	want := readJSONL(t, jsonl)
+	total := 0
+	for _, evs := range want {
+		total += len(evs)
+	}
+	cfg := clickhouse.DefaultConfig()
+	cfg.Addr, cfg.Database = addr, db
+	sp, err := clickhouse.OpenDiskSpool(spoolDir, 64<<20)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := clickhouse.New(cfg, clickhouse.Deps{Spool: sp})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.Start()
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	st := s.Stats()
+	t.Logf("after restart: %+v", st)
+	if st.Recovered != uint64(total) || st.Sent != uint64(total) || st.Pending != 0 {
+		t.Errorf("stats %+v: want all %d events recovered from the spool and sent", st, total)
+	}
+	checkExactlyOnce(t, conn, db, want, false)
 }

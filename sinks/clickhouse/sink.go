@@ -108,6 +108,7 @@ type Sink struct {
 	dialectName                                                    atomic.Value
 	errLogged                                                      atomic.Int64
 	closeOnce                                                      sync.Once
+	mu                                                             sync.Mutex // dispatch vs spill
 }
 
 var _ sinks.Sink = (*Sink)(nil)
@@ -191,6 +192,10 @@ func (s *Sink) dispatch() {
 		s.lastBytes = len(b.data)
 	}
 	s.cur, s.curN = nil, 0
+	// Under mu: the sender's spill moves the queue into the spool under it
+	// too, so no batch can overtake another on the way.
+	s.mu.Lock()
+	defer s.mu.Unlock()
 	s.memPending.Add(int64(b.n))
 	if s.spool.Len() == 0 {
 		select {
@@ -201,6 +206,35 @@ func (s *Sink) dispatch() {
 	}
 	s.memPending.Add(-int64(b.n))
 	s.toSpool(b)
+}
+
+// spill moves a batch that failed its first attempt, and the batches queued
+// behind it, into the spool (in order), so that a sensor killed while the
+// server is away loses only the batch still being filled. It does nothing
+// when the spool already holds batches: those are newer than the queue.
+func (s *Sink) spill(b batch, chOpen *bool) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.spool.Len() != 0 {
+		return false
+	}
+	s.memPending.Add(-int64(b.n))
+	s.toSpool(b)
+	for *chOpen {
+		select {
+		case next, ok := <-s.ch:
+			if !ok {
+				*chOpen = false
+				break
+			}
+			s.memPending.Add(-int64(next.n))
+			s.toSpool(next)
+			continue
+		default:
+		}
+		break
+	}
+	return true
 }
 
 func (s *Sink) toSpool(b batch) {
@@ -318,7 +352,11 @@ func (s *Sink) run() {
 				continue
 			}
 		}
-		if !s.deliver(b) {
+		st := s.deliver(b, &chOpen)
+		if st == spilled {
+			continue // b and the queue are in the spool now: go on from there
+		}
+		if st == gaveUp {
 			// Shutting down with the server unreachable: keep the rest in the spool.
 			if !b.fromSpool {
 				s.memPending.Add(-int64(b.n))
@@ -348,14 +386,24 @@ func (s *Sink) run() {
 	}
 }
 
-// deliver inserts one batch, retrying with exponential backoff. It returns
-// false when the sink is closing and the server stayed unreachable past
-// CloseTimeout (the batch is not delivered).
-func (s *Sink) deliver(b batch) bool {
+type outcome int
+
+const (
+	delivered outcome = iota
+	spilled           // moved to the spool with the queue behind it (see spill)
+	gaveUp            // closing, and the server stayed unreachable past CloseTimeout
+)
+
+// deliver inserts one batch, retrying with exponential backoff. A batch
+// from memory that fails its first attempt before any of its tables was
+// acknowledged is spilled to the spool (when the spool is empty).
+func (s *Sink) deliver(b batch, chOpen *bool) outcome {
 	backoff := s.cfg.RetryMin
 	var deadline time.Time
 	attempts := map[string]int{}
 	var built map[string]*table
+	var drops map[string]int // counted once the batch is delivered (a spilled batch is built again)
+	tables := 0
 	first := true
 	for {
 		if deadline.IsZero() {
@@ -368,7 +416,8 @@ func (s *Sink) deliver(b batch) bool {
 		err := s.ready()
 		if err == nil {
 			if built == nil {
-				built = s.build(b)
+				built, drops = s.build(b)
+				tables = len(built)
 			}
 			if !first {
 				n := 0
@@ -377,16 +426,23 @@ func (s *Sink) deliver(b batch) bool {
 				}
 				s.retried.Add(uint64(n))
 			}
-			first = false
 			err = s.insertAll(built, attempts)
 			if err == nil {
-				return true
+				for reason, n := range drops {
+					s.drop(reason, n)
+				}
+				return delivered
 			}
 		}
 		s.failures.Add(1)
 		s.logErr("insert failed; retrying", err)
+		progress := built != nil && len(built) < tables
+		if first && !b.fromSpool && !progress && s.spill(b, chOpen) {
+			return spilled
+		}
+		first = false
 		if !deadline.IsZero() && time.Now().After(deadline) {
-			return false
+			return gaveUp
 		}
 		wait := time.NewTimer(backoff)
 		select {
@@ -403,9 +459,11 @@ func (s *Sink) deliver(b batch) bool {
 	}
 }
 
-// build flattens a batch into its tables. Tables already fully sent stay out.
-func (s *Sink) build(b batch) map[string]*table {
+// build flattens a batch into its tables and counts the lines it cannot
+// place, by drop reason.
+func (s *Sink) build(b batch) (map[string]*table, map[string]int) {
 	out := map[string]*table{}
+	drops := map[string]int{}
 	for _, t := range s.tables {
 		t.reset()
 	}
@@ -424,19 +482,19 @@ func (s *Sink) build(b batch) map[string]*table {
 		t := s.tables[typ]
 		if t == nil {
 			if typ == "" {
-				s.drop(DropMalformed, 1)
+				drops[DropMalformed]++
 			} else {
-				s.drop(DropNoTable, 1)
+				drops[DropNoTable]++
 			}
 			continue
 		}
 		if err := t.addRow(line); err != nil {
-			s.drop(DropMalformed, 1)
+			drops[DropMalformed]++
 			continue
 		}
 		out[typ] = t
 	}
-	return out
+	return out, drops
 }
 
 // insertAll inserts every table of a built batch that is not done yet;
