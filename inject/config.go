@@ -28,7 +28,8 @@ type Config struct {
 	MaxPerSecond int `yaml:"max_per_second"`
 	// PerClientPerSecond bounds injections per second toward one client.
 	PerClientPerSecond int `yaml:"per_client_per_second"`
-	// MaxPerFlow bounds injections into one flow.
+	// MaxPerFlow bounds injections into one TCP connection (DNS queries
+	// sharing a UDP flow are each answered, within the rate limits).
 	MaxPerFlow int `yaml:"max_per_flow"`
 	// RSTCount is how many RSTs go each way for TLS/TCP: the first at the
 	// exact expected sequence number (RFC 5961 receivers accept only that),

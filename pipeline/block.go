@@ -77,6 +77,12 @@ func (s *Shard) checkNames(e *detect.Event, a *appState, f *reassembly.Flow) {
 		if d.RRName != "" && a.firstLook(rules.SurfaceDNSQuery, d.RRName) {
 			m, ok := set.MatchName(d.RRName)
 			look(rules.SurfaceDNSQuery, d.RRName, m, ok)
+		} else if d.RRName != "" && d.Type == "query" && s.inj != nil {
+			// The same name again in this flow (a stub resolver reusing its
+			// port): reported once, but every query is a new race.
+			if m, ok := set.MatchName(d.RRName); ok && m.Action == rules.ActionInject {
+				s.tryInject(f, e.CommunityID, rules.SurfaceDNSQuery, d.RRName, e.Timestamp)
+			}
 		}
 		for i := range d.Answers {
 			an := &d.Answers[i]

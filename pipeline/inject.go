@@ -45,7 +45,8 @@ func (s *Shard) tryInject(f *reassembly.Flow, cid string, surf rules.Surface, na
 		s.inj.Suppress("unsupported_surface")
 		return
 	}
-	if a.injections >= s.inj.MaxPerFlow() {
+	if kind != inject.KindDNSAnswer && a.injections >= s.inj.MaxPerFlow() {
+		// (DNS: each query is its own transaction; the rate limits bound it.)
 		s.inj.Suppress(inject.SuppressPerFlow)
 		return
 	}
@@ -81,6 +82,9 @@ func (s *Shard) tryInject(f *reassembly.Flow, cid string, surf rules.Surface, na
 	res := s.inj.Offer(&t)
 	if !res.Sent {
 		return
+	}
+	if a.pendingInj != nil { // an earlier race in this flow (DNS) is still open: close it
+		s.settleAtEnd(a)
 	}
 	a.injections++
 	sent := res.SentAt.UnixNano()
