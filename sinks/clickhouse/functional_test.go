@@ -491,9 +491,9 @@ func privateServer(t *testing.T) (addr string, kill, restart func()) {
 
 // TestServerKilledDuringReplay: the server is killed (-9) before a replay
 // and comes back while the sink holds the replay's events in its queue and
-// spool; a second phase kills it while a stream of batches is being
-// inserted. Nothing is lost; a retried batch may leave a duplicate, always
-// with the same event_id (the tables collapse them on merge).
+// spool; then it is killed while a replay's sink is inserting, and comes
+// back. Nothing is lost; a retried batch may leave a duplicate, always with
+// the same event_id (the tables collapse them on merge).
 func TestServerKilledDuringReplay(t *testing.T) {
 	addr, kill, restart := privateServer(t)
 	db, _ := testDB(t, addr)
@@ -518,11 +518,53 @@ func TestServerKilledDuringReplay(t *testing.T) {
 	replay(t, cfg, files)
 	<-back
 
+	// Phase 3: killed while the replay's sink is inserting (small batches,
+	// so the inserts take a while), back 2 s later.
+	jsonl3 := filepath.Join(t.TempDir(), "three.jsonl")
+	cfg3 := replayConfig(addr, db, "phase-3", jsonl3)
+	cfg3.Sinks.ClickHouse.BatchSize = 40
 	conn := openConn(t, addr)
-	defer conn.Close()
+	// Closed once, whichever conn it is then: clickhouse-go v2.25.0's Close blocks forever when called twice.
+	defer func() { conn.Close() }()
+	var before uint64
+	conn.QueryRow(context.Background(), "SELECT count() FROM "+db+".flow").Scan(&before)
+	done := make(chan struct{})
+	go func() { defer close(done); replay(t, cfg3, files) }()
+	killedMid := false
+	for i := 0; i < 400; i++ {
+		var n uint64
+		conn.QueryRow(context.Background(), "SELECT count() FROM "+db+".flow").Scan(&n)
+		if n > before {
+			kill()
+			killedMid = true
+			break
+		}
+		time.Sleep(25 * time.Millisecond)
+	}
+	if killedMid {
+		time.Sleep(2 * time.Second)
+		restart()
+	}
+	select {
+	case <-done:
+	case <-time.After(3 * time.Minute):
+		t.Fatal("phase 3 replay did not finish")
+	}
+	if !killedMid {
+		t.Fatal("phase 3: no row arrived to kill the server on")
+	}
+	select {
+	case <-done:
+	default:
+	}
+	conn.Close()
+	conn = openConn(t, addr)
+
 	want := readJSONL(t, jsonl1)
-	for typ, evs := range readJSONL(t, jsonl2) {
-		want[typ] = append(want[typ], evs...)
+	for _, p := range []string{jsonl2, jsonl3} {
+		for typ, evs := range readJSONL(t, p) {
+			want[typ] = append(want[typ], evs...)
+		}
 	}
 	checkExactlyOnce(t, conn, db, want, true)
 }
