@@ -42,14 +42,15 @@ type Event struct {
 	Tunnel   *Tunnel
 	AppProto string
 
-	Flow   *FlowInfo
-	HTTP   *HTTP
-	TLS    *TLS
-	QUIC   *QUIC
-	DNS    *DNS
-	Block  *Block
-	Inject *Inject
-	Stats  []byte // pre-encoded JSON object for the "stats" member
+	Flow    *FlowInfo
+	HTTP    *HTTP
+	TLS     *TLS
+	QUIC    *QUIC
+	DNS     *DNS
+	Block   *Block
+	Inject  *Inject
+	Anomaly *Anomaly
+	Stats   []byte // pre-encoded JSON object for the "stats" member
 
 	// Early marks a provisional event a parser emits as soon as a name is
 	// known (an HTTP request's headers, a TLS ClientHello), before the
@@ -207,6 +208,9 @@ func (e *Event) AppendJSON(b []byte) []byte {
 	}
 	if j := e.Inject; j != nil {
 		b = j.appendJSON(b)
+	}
+	if a := e.Anomaly; a != nil {
+		b = a.appendJSON(b)
 	}
 	if e.Stats != nil {
 		b = append(b, `,"stats":`...)

@@ -97,6 +97,31 @@ type Inject struct {
 	DryRun    bool
 }
 
+// Anomaly is the "anomaly" object: something a sensor on a tap is placed
+// to notice (DESIGN.md §4): Type is the family (port_scan, syn_flood,
+// forged_rst, overlap_conflict, ttl_anomaly, protocol_mismatch, vpn,
+// proxy, tor, tls_no_sni, tls_ip_sni, malformed…), Event the specific
+// kind within it (horizontal, openvpn, socks5…), Detail the evidence.
+type Anomaly struct {
+	Type   string
+	Event  string
+	Detail []Detail
+}
+
+// Detail is one piece of evidence: a number (IsNum) or a string.
+type Detail struct {
+	Key   string
+	Str   string
+	Num   int64
+	IsNum bool
+}
+
+// Num returns a numeric Detail.
+func Num(key string, v int64) Detail { return Detail{Key: key, Num: v, IsNum: true} }
+
+// Str returns a string Detail.
+func Str(key, v string) Detail { return Detail{Key: key, Str: v} }
+
 // DNSAnswer is one resource record of the answer section.
 type DNSAnswer struct {
 	RRName string
@@ -298,6 +323,30 @@ func (j *Inject) appendJSON(b []byte) []byte {
 	}
 	b = append(b, `,"dry_run":`...)
 	b = strconv.AppendBool(b, j.DryRun)
+	return append(b, '}')
+}
+
+func (a *Anomaly) appendJSON(b []byte) []byte {
+	b = append(b, `,"anomaly":{"type":`...)
+	b = AppendString(b, a.Type)
+	b = append(b, `,"event":`...)
+	b = AppendString(b, a.Event)
+	if len(a.Detail) > 0 {
+		b = append(b, `,"detail":{`...)
+		for i, d := range a.Detail {
+			if i > 0 {
+				b = append(b, ',')
+			}
+			b = AppendString(b, d.Key)
+			b = append(b, ':')
+			if d.IsNum {
+				b = strconv.AppendInt(b, d.Num, 10)
+			} else {
+				b = AppendString(b, d.Str)
+			}
+		}
+		b = append(b, '}')
+	}
 	return append(b, '}')
 }
 

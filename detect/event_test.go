@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"hash/fnv"
 	"net/netip"
+	"strings"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
@@ -108,5 +109,18 @@ func BenchmarkAppendJSONFlow(b *testing.B) {
 	b.ReportAllocs()
 	for b.Loop() {
 		buf = e.AppendJSON(buf[:0])
+	}
+}
+
+func TestAppendJSONAnomaly(t *testing.T) {
+	e := &Event{Type: TypeAnomaly, Sensor: "s", Anomaly: &Anomaly{Type: "port_scan", Event: "horizontal",
+		Detail: []Detail{Num("ports", 1), Num("targets", 120), Str("flags", "S")}}}
+	got := string(e.AppendJSON(nil))
+	if !strings.Contains(got, `,"anomaly":{"type":"port_scan","event":"horizontal","detail":{"ports":1,"targets":120,"flags":"S"}}`) {
+		t.Errorf("got %s", got)
+	}
+	var m map[string]any
+	if err := json.Unmarshal([]byte(got), &m); err != nil {
+		t.Fatal(err)
 	}
 }
