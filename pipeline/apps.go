@@ -392,6 +392,8 @@ func eventKind(t string) int {
 		return evQUIC
 	case detect.TypeDNS:
 		return evDNS
+	case detect.TypeAnomaly:
+		return evAnomaly
 	}
 	return evFlow
 }

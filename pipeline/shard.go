@@ -122,10 +122,11 @@ const (
 	evDNS
 	evBlock
 	evInject
+	evAnomaly
 	numEventTypes
 )
 
-var eventTypeNames = [numEventTypes]string{detect.TypeFlow, detect.TypeHTTP, detect.TypeTLS, detect.TypeQUIC, detect.TypeDNS, detect.TypeBlock, detect.TypeInject}
+var eventTypeNames = [numEventTypes]string{detect.TypeFlow, detect.TypeHTTP, detect.TypeTLS, detect.TypeQUIC, detect.TypeDNS, detect.TypeBlock, detect.TypeInject, detect.TypeAnomaly}
 
 // expiryInterval: flows are expired at most once per second of packet time.
 const expiryInterval = int64(1e9)
