@@ -6,6 +6,7 @@ import (
 	"errors"
 	"hash/maphash"
 	"math/bits"
+	"unsafe"
 )
 
 // nameTable is the name matcher: a hashed suffix walk-up over one
@@ -95,7 +96,9 @@ func (b *tableBuilder) addLabels(name string, suffix bool, src uint16, line uint
 		if len(b.chunks) == 0 {
 			c = 1 << 12
 		}
-		b.chunks = append(b.chunks, make([]byte, 0, c))
+		nc := make([]byte, 0, c)
+		adviseHuge(unsafe.Pointer(unsafe.SliceData(nc)), cap(nc))
+		b.chunks = append(b.chunks, nc)
 	}
 	ci := len(b.chunks) - 1
 	c := b.chunks[ci]
@@ -136,12 +139,14 @@ func (b *tableBuilder) build() nameTable {
 	}
 	n := b.count + b.count*3/7 + 1 // load factor 0.7
 	t.slots = make([]slot, n)
+	adviseHuge(unsafe.Pointer(unsafe.SliceData(t.slots)), n*int(unsafe.Sizeof(slot{})))
 	{
 		words := 2
 		for words*64 < b.count*4 {
 			words <<= 1
 		}
 		t.all = make([]uint64, words)
+		adviseHuge(unsafe.Pointer(unsafe.SliceData(t.all)), 8*words)
 		t.allShift = uint8(64 - bits.TrailingZeros(uint(words)))
 	}
 	if b.suffixes > 0 {
@@ -304,13 +309,18 @@ func (t *nameTable) lookup(key []byte) uint32 {
 		i     int32
 		s     slot
 	}
-	n := 0
+	n, loaded := 0, 0
 	if t.anyMask&labelBit(labels) != 0 {
 		h := maphash.Bytes(t.seed, key)
+		// The home slot is loaded before the filter is consulted: the two
+		// loads are independent, so a hit pays one memory latency for both
+		// instead of two in a row (a miss the filter rejects pays the same).
+		i := t.home(h)
+		s0 := t.slots[i]
 		m := uint64(1)<<(h&63) | uint64(1)<<((h>>6)&63)
 		if t.all[h>>t.allShift]&m == m {
-			lv[0].h = h
-			n = 1
+			lv[0].h, lv[0].i, lv[0].s = h, int32(i), s0
+			n, loaded = 1, 1
 		}
 	}
 	if t.suffixMask != 0 {
@@ -330,7 +340,7 @@ func (t *nameTable) lookup(key []byte) uint32 {
 			n++
 		}
 	}
-	for j := 0; j < n; j++ {
+	for j := loaded; j < n; j++ {
 		l := &lv[j]
 		i := t.home(l.h)
 		l.i, l.s = int32(i), t.slots[i]

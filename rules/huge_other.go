@@ -1,0 +1,7 @@
+//go:build !linux
+
+package rules
+
+import "unsafe"
+
+func adviseHuge(p unsafe.Pointer, size int) {}
