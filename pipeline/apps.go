@@ -377,6 +377,9 @@ func (s *Shard) emitApp(e *detect.Event) {
 	a.cid = e.CommunityID
 	e.AppProto = a.proto
 	s.emit(e, eventKind(e.Type))
+	if e.Type != detect.TypeAnomaly {
+		s.checkAppAnomalies(e, f)
+	}
 	if s.rules != nil {
 		s.checkNames(e, a, f)
 	}

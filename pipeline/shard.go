@@ -158,6 +158,7 @@ func (s *Shard) process(b *batch) {
 			continue // our own forged packet, back through the mirror
 		}
 		f, dir := s.table.Update(p)
+		s.checkPacketAnomalies(f, p, dir)
 		if s.rules != nil {
 			s.checkServerIP(f)
 		}
@@ -263,8 +264,16 @@ func (s *Shard) fillContext(e *detect.Event, f *reassembly.Flow, cid string) {
 // flushed theirs.
 func (s *Shard) flowEnded(f *reassembly.Flow, reason reassembly.EndReason) {
 	var cid string
+	var conflicts uint32
 	if f.App != 0 {
-		cid = s.apps[f.App].cid
+		a := s.apps[f.App]
+		cid = a.cid
+		if a.stream != nil {
+			conflicts = a.stream.Conflicts
+		}
+	}
+	if conflicts > 0 {
+		s.checkFlowEndAnomalies(f, conflicts) // before endApp releases the app state
 	}
 	appProto := s.endApp(f, f.Last)
 	e, fi := s.newFlowEvent()

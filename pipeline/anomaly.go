@@ -1,0 +1,146 @@
+package pipeline
+
+import (
+	"net/netip"
+
+	"github.com/nunchi-sensor/nunchi/capture"
+	"github.com/nunchi-sensor/nunchi/detect"
+	"github.com/nunchi-sensor/nunchi/reassembly"
+)
+
+// Flow.Marks bits for the anomalies the shard reports itself (once each
+// per flow). markIPChecked (block.go) is bit 0.
+const (
+	markRSTToServer = 1 << (iota + 1) // a RST was seen in that direction
+	markRSTToClient
+	markForged   // forged_rst or rst_then_data reported
+	markTTL      // ttl_anomaly reported
+	markMismatch // protocol_mismatch reported
+)
+
+// Thresholds of the shard's own anomalies.
+const (
+	// forgedTTLDelta: a RST whose TTL differs by this many hops from the
+	// first packet its claimed sender sent did not come from that sender's
+	// stack (the path does not change within a connection).
+	forgedTTLDelta = 3
+	// ttlChangeDelta: the same for any other packet (route change, or a
+	// middlebox injecting).
+	ttlChangeDelta = 5
+)
+
+// checkPacketAnomalies looks at one TCP packet after its flow was updated:
+// forged resets (TTL that does not fit the claimed sender, data after a
+// reset from the "closed" side) and TTL changes within a flow.
+func (s *Shard) checkPacketAnomalies(f *reassembly.Flow, p *capture.Packet, dir int) {
+	if p.Proto != capture.ProtoTCP || f.Marks&markForged != 0 {
+		return
+	}
+	first := f.TTL[dir] // TTL of the first packet of this direction
+	delta := int(p.TTL) - int(first)
+	if delta < 0 {
+		delta = -delta
+	}
+	rstMark := uint8(markRSTToServer)
+	if dir == reassembly.ToClient {
+		rstMark = markRSTToClient
+	}
+	switch {
+	case p.TCP.Flags&capture.TCPRst != 0:
+		if f.Pkts[dir] > 1 && first != 0 && delta >= forgedTTLDelta {
+			s.emitAnomaly(f, p.Timestamp, "forged_rst", "ttl_mismatch",
+				detect.Num("ttl_expected", int64(first)), detect.Num("ttl_seen", int64(p.TTL)),
+				detect.Num("ttl_delta", int64(int(p.TTL)-int(first))), detect.Str("direction", dirName(dir)),
+				detect.Num("ipid_delta", int64(int16(uint16(p.IPID)-f.LastIPID(dir)))))
+			f.Marks |= markForged
+			return
+		}
+		f.Marks |= rstMark
+	case f.Marks&rstMark != 0 && p.PayloadLen > 0:
+		// Data from a side that "reset" the connection: the RST was not its own.
+		s.emitAnomaly(f, p.Timestamp, "forged_rst", "rst_then_data",
+			detect.Str("direction", dirName(dir)), detect.Num("ttl_seen", int64(p.TTL)))
+		f.Marks |= markForged
+	case f.Marks&markTTL == 0 && first != 0 && delta >= ttlChangeDelta:
+		s.emitAnomaly(f, p.Timestamp, "ttl_anomaly", "ttl_change",
+			detect.Num("ttl_first", int64(first)), detect.Num("ttl_seen", int64(p.TTL)), detect.Str("direction", dirName(dir)))
+		f.Marks |= markTTL
+	}
+}
+
+func dirName(dir int) string {
+	if dir == reassembly.ToServer {
+		return "to_server"
+	}
+	return "to_client"
+}
+
+// checkAppAnomalies looks at an application event: TLS without SNI or with
+// an address for a name, a protocol on another protocol's well-known port,
+// proxy use.
+func (s *Shard) checkAppAnomalies(e *detect.Event, f *reassembly.Flow) {
+	switch {
+	case e.TLS != nil && e.TLS.JA3 != nil: // a ClientHello was seen
+		if e.TLS.SNI == "" {
+			s.emitAnomaly(f, e.Timestamp, "tls_no_sni", "tls_no_sni")
+		} else if _, err := netip.ParseAddr(e.TLS.SNI); err == nil {
+			s.emitAnomaly(f, e.Timestamp, "tls_ip_sni", "tls_ip_sni", detect.Str("sni", e.TLS.SNI))
+		}
+	case e.HTTP != nil && e.HTTP.Proxied:
+		kind := "absolute_uri"
+		if e.HTTP.Method == "CONNECT" {
+			kind = "http_connect"
+		}
+		s.emitAnomaly(f, e.Timestamp, "proxy", kind, detect.Str("host", e.HTTP.Hostname))
+	}
+	if f.Marks&markMismatch == 0 {
+		_, port := f.Server()
+		if expect := wellKnown(port); expect != "" && e.AppProto != "" && e.AppProto != expect && !compatible(e.AppProto, expect) {
+			s.emitAnomaly(f, e.Timestamp, "protocol_mismatch", e.AppProto+"_on_"+expect+"_port",
+				detect.Str("app_proto", e.AppProto), detect.Num("port", int64(port)))
+			f.Marks |= markMismatch
+		}
+	}
+}
+
+// wellKnown is the protocol a server port promises.
+func wellKnown(port uint16) string {
+	switch port {
+	case 80:
+		return "http"
+	case 443:
+		return "tls"
+	case 53:
+		return "dns"
+	case 22:
+		return "ssh"
+	}
+	return ""
+}
+
+// compatible: protocols that legitimately share a port (QUIC on 443/UDP).
+func compatible(got, expect string) bool {
+	return expect == "tls" && got == "quic"
+}
+
+// checkFlowEndAnomalies reports, as its flow ends, overlapping TCP
+// segments whose bytes differed: one copy was injected.
+func (s *Shard) checkFlowEndAnomalies(f *reassembly.Flow, conflicts uint32) {
+	if conflicts > 0 {
+		s.emitAnomaly(f, f.Last, "overlap_conflict", "overlap_conflict", detect.Num("segments", int64(conflicts)))
+	}
+}
+
+// emitAnomaly queues an anomaly event with the flow's context.
+func (s *Shard) emitAnomaly(f *reassembly.Flow, ts int64, typ, event string, detail ...detect.Detail) {
+	e := s.arena.Event()
+	e.Type, e.Timestamp = detect.TypeAnomaly, ts
+	var cid string
+	if f.App != 0 && int(f.App) < len(s.apps) {
+		cid = s.apps[f.App].cid
+		e.AppProto = s.apps[f.App].proto
+	}
+	s.fillContext(e, f, cid)
+	e.Anomaly = &detect.Anomaly{Type: typ, Event: event, Detail: detail}
+	s.emit(e, evAnomaly)
+}
