@@ -93,6 +93,9 @@ func (in *Injector) Plan(t *Trigger) ([]Frame, error) {
 			return nil, err
 		}
 		out = append(out, f)
+		if !in.cfg.ResetServer {
+			return out, nil
+		}
 		// The server's copy of the connection ends too: its real response
 		// must not follow ours into the client.
 		r, err := in.tcpFrame(t, false, t.ClientNext, 0, tcpFlags{rst: true}, nil)
@@ -104,6 +107,9 @@ func (in *Injector) Plan(t *Trigger) ([]Frame, error) {
 		var out []Frame
 		for k := 0; k < in.cfg.RSTCount; k++ {
 			for _, toClient := range []bool{true, false} {
+				if !toClient && !in.cfg.ResetServer {
+					continue
+				}
 				seq, win := t.ServerNext, t.ClientRcvWindow // to the client: its receive window
 				if !toClient {
 					seq, win = t.ClientNext, t.ServerRcvWindow

@@ -41,6 +41,11 @@ type Config struct {
 	NextHopMAC string `yaml:"next_hop_mac"`
 	// SourceMAC of injected frames; empty = the TX interface's own.
 	SourceMAC string `yaml:"source_mac"`
+	// ResetServer also resets the server's side of the connection (an RST
+	// from the "client"), so its real answer is never sent if the RST is in
+	// time. Off: only the client is answered; the server's late answer then
+	// crosses the wire, which is how an observer tells a forgery.
+	ResetServer bool `yaml:"reset_server"`
 	// Window is how long after an injection the flow is watched for the
 	// outcome (won/lost), in packet time.
 	Window time.Duration `yaml:"window"`
@@ -72,6 +77,7 @@ func DefaultConfig() Config {
 		PerClientPerSecond: 10,
 		MaxPerFlow:         1,
 		RSTCount:           3,
+		ResetServer:        true,
 		Window:             5 * time.Second,
 	}
 }

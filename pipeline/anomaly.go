@@ -16,7 +16,12 @@ const (
 	markForged   // forged_rst or rst_then_data reported
 	markTTL      // ttl_anomaly reported
 	markMismatch // protocol_mismatch reported
+	markDupResponse
 )
+
+// firstDataBytes of each direction's first data segment are kept to spot a
+// second, different segment at the same sequence number.
+const firstDataBytes = 32
 
 // Thresholds of the shard's own anomalies.
 const (
@@ -143,4 +148,28 @@ func (s *Shard) emitAnomaly(f *reassembly.Flow, ts int64, typ, event string, det
 	s.fillContext(e, f, cid)
 	e.Anomaly = &detect.Anomaly{Type: typ, Event: event, Detail: detail}
 	s.emit(e, evAnomaly)
+}
+
+// checkFirstSegment remembers the first data segment of each direction and
+// reports a later segment that starts at the same sequence number with
+// different bytes: two answers to one request (an injection race seen from
+// outside), which a parser that has finished with the flow would not see.
+func (s *Shard) checkFirstSegment(a *appState, f *reassembly.Flow, p *capture.Packet, dir int) {
+	bit := uint8(1) << dir
+	if a.firstSeen&bit == 0 {
+		a.firstSeen |= bit
+		a.firstSeq[dir] = p.TCP.Seq
+		a.firstLen[dir] = uint8(copy(a.firstData[dir][:], p.Payload))
+		return
+	}
+	if p.TCP.Seq != a.firstSeq[dir] {
+		return
+	}
+	n := min(int(a.firstLen[dir]), len(p.Payload))
+	if n > 0 && string(a.firstData[dir][:n]) != string(p.Payload[:n]) {
+		s.emitAnomaly(f, p.Timestamp, "overlap_conflict", "duplicate_response",
+			detect.Str("direction", dirName(dir)), detect.Num("seq", int64(p.TCP.Seq)),
+			detect.Num("ttl_seen", int64(p.TTL)), detect.Num("ttl_first", int64(f.TTL[dir])))
+		f.Marks |= markDupResponse
+	}
 }

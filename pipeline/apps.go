@@ -36,6 +36,14 @@ type appState struct {
 
 	injections int            // forged replies sent into this flow
 	pendingInj *pendingInject // an injection whose outcome is being watched
+
+	// The first data segment of each direction (sequence number and first
+	// bytes): a second segment at that number with other bytes is a forged
+	// or duplicated answer, even after the parser is done with the flow.
+	firstSeq  [2]uint32
+	firstData [2][firstDataBytes]byte
+	firstLen  [2]uint8
+	firstSeen uint8
 }
 
 // appSlabSize is how many app states one allocation makes room for.
@@ -179,6 +187,9 @@ func (s *Shard) appPacket(f *reassembly.Flow, p *capture.Packet, dir int) {
 	}
 	if a.pendingInj != nil {
 		s.watchInject(a, p, dir)
+	}
+	if p.Proto == capture.ProtoTCP && len(p.Payload) > 0 && f.Marks&markDupResponse == 0 {
+		s.checkFirstSegment(a, f, p, dir)
 	}
 	if a.done {
 		return

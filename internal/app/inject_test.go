@@ -141,12 +141,22 @@ func TestInjectLive(t *testing.T) {
 	cfg.Inject.HTTP.Mode, cfg.Inject.HTTP.PageFile = "page", page
 	cfg.Inject.DNS.AnswerIPv4 = "192.0.2.80"
 	cfg.Inject.MaxPerSecond, cfg.Inject.PerClientPerSecond = 1000, 1000
+	// The server is not reset: its late answer crosses the mirror, as on an
+	// ISP path where it has left before any reset could reach it — what
+	// lets the observer below tell the forgery.
+	cfg.Inject.ResetServer = false
 	if err := cfg.Check(); err != nil {
 		t.Fatal(err)
 	}
 	run := startLive(t, cfg, LiveOptions{})
+	// A second sensor on the same mirror, with no rules and no injection:
+	// it must see the forgeries (its own fanout group, one socket).
+	obsFile := filepath.Join(dir, "observer.jsonl")
+	ocfg := liveTestConfig(t, lab.SensorIf, 1, obsFile)
+	ocfg.Capture.Live.FanoutGroup = 4242
+	observer := startLive(t, ocfg, LiveOptions{})
 	var stopped sync.Once
-	stop := func() { stopped.Do(func() { run.stop(t) }) }
+	stop := func() { stopped.Do(func() { run.stop(t); observer.stop(t) }) }
 	defer stop()
 
 	won := map[string]int{}
@@ -227,6 +237,35 @@ func TestInjectLive(t *testing.T) {
 		if outcomes[k]["won"] < runs*9/10 {
 			t.Errorf("%s: sensor-side outcome %v", k, outcomes[k])
 		}
+	}
+	// The observer's view of the same traffic: the forged resets are
+	// followed by the real server's data, the forged HTTP answer overlaps the
+	// real one with other bytes.
+	odata, err := os.ReadFile(obsFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	seen := map[string]int{}
+	for _, line := range strings.Split(strings.TrimSpace(string(odata)), "\n") {
+		var e struct {
+			Type     string `json:"event_type"`
+			DestPort int    `json:"dest_port"`
+			Anomaly  struct {
+				Type  string `json:"type"`
+				Event string `json:"event"`
+			} `json:"anomaly"`
+		}
+		json.Unmarshal([]byte(line), &e)
+		if e.Type == "anomaly" {
+			seen[fmt.Sprintf("%s/%s/%d", e.Anomaly.Type, e.Anomaly.Event, e.DestPort)]++
+		}
+	}
+	t.Logf("observer's anomalies: %v", seen)
+	if n := seen["forged_rst/rst_then_data/443"] + seen["forged_rst/ttl_mismatch/443"]; n < runs*9/10 {
+		t.Errorf("observer saw %d forged resets on TLS flows, want ≥ %d", n, runs*9/10)
+	}
+	if n := seen["overlap_conflict/duplicate_response/80"] + seen["overlap_conflict/overlap_conflict/80"]; n < runs*9/10 {
+		t.Errorf("observer saw %d conflicting overlaps on HTTP flows, want ≥ %d", n, runs*9/10)
 	}
 	if inj, _ := stats["inject"].(map[string]any); inj == nil || inj["own_seen"].(float64) == 0 {
 		t.Errorf("the forged packets came back through the mirror unnoticed: %v", stats["inject"])
