@@ -16,9 +16,12 @@ test:
 test-short:
 	$(GO) test -short ./...
 
-# Whole-replay and micro benchmarks (generates the benchgen pcap in $TMPDIR/nunchi-bench).
+# nunchi against Suricata on the benchgen capture, A/B rounds (scripts/bench.sh;
+# docs/performance.md). Pcaps in /tmp/nunchi-bench. NUNCHI_BENCH_QUICK=1: the
+# 200 MB pcap; NUNCHI_BENCH_PAIRS=N rounds; NUNCHI_BENCH_REV=HEAD: the last commit.
+# Then the decode/flow micro benchmarks.
 bench:
-	$(GO) test -run '^$$' -bench . -benchtime 3x ./pipeline/
+	./scripts/bench.sh
 	$(GO) test -run '^$$' -bench . ./capture/ ./reassembly/
 
 # Run every fuzz target for FUZZTIME each.
