@@ -7,19 +7,31 @@ import (
 	"github.com/nunchi-sensor/nunchi/detect/dns"
 	"github.com/nunchi-sensor/nunchi/detect/http"
 	"github.com/nunchi-sensor/nunchi/detect/quic"
+	"github.com/nunchi-sensor/nunchi/detect/report"
 	"github.com/nunchi-sensor/nunchi/detect/socks"
 	"github.com/nunchi-sensor/nunchi/detect/tls"
+	"github.com/nunchi-sensor/nunchi/detect/tor"
+	"github.com/nunchi-sensor/nunchi/detect/vpn"
 )
 
 // DefaultProtocols is the content-detection table: protocols are
 // recognised by their first bytes, on any port, in this order.
+//
+// Order: the application protocols first (TLS, HTTP, SOCKS, SSH, QUIC,
+// DNS), so that a circumvention probe never takes one of their flows; then
+// the exact VPN probes (magic cookie, exact sizes and length fields); the
+// fuzzy ESP-in-UDP probe last. The TLS parser is wrapped in a report.Tap
+// that derives the Tor anomaly from its events (docs/anomalies.md); HTTP
+// proxy use is reported by the shard (anomaly.go).
 func DefaultProtocols() []protocol {
 	return []protocol{
 		{
 			name:        "tls",
 			probeStream: func(dir int, b []byte) bool { return dir == detect.ToServer && tls.Detect(b) },
-			newStream:   func(emit detect.Emit) detect.StreamParser { return tls.NewParser(emit) },
-			pooled:      true, // events come from the shard's arena
+			newStream: func(emit detect.Emit) detect.StreamParser {
+				return report.NewTap(emit, func(e detect.Emit) detect.StreamParser { return tls.NewParser(e) }, tor.Derive)
+			},
+			pooled: true, // events come from the shard's arena
 		},
 		{
 			name:        "http",
@@ -54,6 +66,45 @@ func DefaultProtocols() []protocol {
 			probeDatagram: func(_ int, b []byte) bool { return dns.Detect(b) },
 			newDatagram:   func(emit detect.Emit) detect.DatagramParser { return dns.NewParser(emit) },
 			pooled:        true, // events come from the shard's arena
+		},
+		// Circumvention (detect/vpn): one anomaly per flow, then Done.
+		{
+			name:        "pptp", // control connection: magic cookie
+			probeStream: vpn.DetectPPTP,
+			newStream:   func(emit detect.Emit) detect.StreamParser { return vpn.NewPPTP(emit) },
+			pooled:      true,
+		},
+		{
+			name:          "openvpn", // hard reset, TCP with its 2-byte record length
+			probeStream:   vpn.DetectOpenVPNTCP,
+			newStream:     func(emit detect.Emit) detect.StreamParser { return vpn.NewOpenVPN(emit, true) },
+			probeDatagram: vpn.DetectOpenVPNUDP,
+			newDatagram:   func(emit detect.Emit) detect.DatagramParser { return vpn.NewOpenVPN(emit, false) },
+			pooled:        true,
+		},
+		{
+			name:          "wireguard", // exact sizes, reserved zeros
+			probeDatagram: vpn.DetectWireGuard,
+			newDatagram:   func(emit detect.Emit) detect.DatagramParser { return vpn.NewWireGuard(emit) },
+			pooled:        true,
+		},
+		{
+			name:          "ike", // header length = datagram length; NAT-T marker
+			probeDatagram: vpn.DetectIKE,
+			newDatagram:   func(emit detect.Emit) detect.DatagramParser { return vpn.NewIPsec(emit) },
+			pooled:        true,
+		},
+		{
+			name:          "l2tp", // control message with a Message Type AVP
+			probeDatagram: vpn.DetectL2TP,
+			newDatagram:   func(emit detect.Emit) detect.DatagramParser { return vpn.NewL2TP(emit) },
+			pooled:        true,
+		},
+		{
+			name:          "esp", // ESP in UDP: fuzzy, confirmed over 3 datagrams; keep last
+			probeDatagram: vpn.DetectESPUDP,
+			newDatagram:   func(emit detect.Emit) detect.DatagramParser { return vpn.NewIPsec(emit) },
+			pooled:        true,
 		},
 	}
 }

@@ -3,6 +3,12 @@
 // (HTTP, TLS…) is detected and parsed like any other stream: once the proxy
 // grants the connection, the parser answers detect.Upgrade.
 //
+// When the proxy answers the request (granted or refused), the parser emits
+// one anomaly event (Type "proxy", Event "socks"; Detail: version "4",
+// "4a" or "5", status "granted" or "refused", target host:port when the
+// request was read). A greeting alone, or a reply that is not SOCKS, is
+// not reported.
+//
 // The parser keeps at most 512 bytes per direction; bytes that follow the
 // proxy's reply in the same segment belong to the tunnel and are not
 // replayed (the tunnelled protocol normally waits for the reply). One
@@ -10,7 +16,12 @@
 package socks
 
 import (
+	"encoding/binary"
+	"net/netip"
+	"strconv"
+
 	"github.com/nunchi-sensor/nunchi/detect"
+	"github.com/nunchi-sensor/nunchi/detect/report"
 )
 
 const maxBuf = 512
@@ -23,11 +34,17 @@ type Parser struct {
 	// user/password) an auth status, then the reply.
 	gotMethod, gotAuth bool
 	needAuth           bool
+
+	emit  detect.Emit
+	arena *detect.Arena
+	ts    int64
 }
 
-// NewParser returns a parser. emit is unused: the handshake itself is not an
-// event (later anomaly detection reports proxy use).
-func NewParser(detect.Emit) *Parser { return &Parser{} }
+// NewParser returns a parser that reports proxy use to emit (nil: silent).
+func NewParser(emit detect.Emit) *Parser { return &Parser{emit: emit} }
+
+// UseArena implements detect.ArenaUser.
+func (p *Parser) UseArena(a *detect.Arena) { p.arena = a }
 
 // Detect reports whether a client's first bytes open a SOCKS handshake.
 func Detect(b []byte) bool {
@@ -53,7 +70,8 @@ func Detect(b []byte) bool {
 }
 
 // Data implements detect.StreamParser.
-func (p *Parser) Data(dir int, data []byte, _ int64) detect.Verdict {
+func (p *Parser) Data(dir int, data []byte, ts int64) detect.Verdict {
+	p.ts = ts
 	if len(p.buf[dir])+len(data) > maxBuf {
 		return detect.Done
 	}
@@ -75,7 +93,11 @@ func (p *Parser) Data(dir int, data []byte, _ int64) detect.Verdict {
 		}
 		return detect.NeedMore
 	}
-	return p.server()
+	v := p.server()
+	if v == detect.Upgrade {
+		p.report("granted")
+	}
+	return v
 }
 
 // server consumes the proxy's replies.
@@ -88,6 +110,9 @@ func (p *Parser) server() detect.Verdict {
 		}
 		if b[1] == 0x5a {
 			return detect.Upgrade
+		}
+		if b[0] == 0 && b[1] >= 0x5b && b[1] <= 0x5d {
+			p.report("refused")
 		}
 		return detect.Done
 	case 5:
@@ -136,9 +161,109 @@ func (p *Parser) server() detect.Verdict {
 		if r[0] == 5 && r[1] == 0 {
 			return detect.Upgrade
 		}
+		if r[0] == 5 && r[1] <= 8 {
+			p.report("refused")
+		}
 		return detect.Done
 	}
 	return detect.Done
+}
+
+// report emits the proxy/socks anomaly, with the target of the client's
+// request when it can be read.
+func (p *Parser) report(status string) {
+	if p.emit == nil {
+		return
+	}
+	ver, target := p.request()
+	e := report.New(p.arena, p.ts, "proxy", "socks",
+		detect.Str("version", ver), detect.Str("status", status), detect.Str("target", target))
+	if target == "" {
+		e.Anomaly.Detail = e.Anomaly.Detail[:2]
+	}
+	p.emit(e)
+}
+
+// request reads the version and the requested host:port from the client's
+// bytes.
+func (p *Parser) request() (string, string) {
+	b := p.buf[detect.ToServer]
+	var buf [300]byte
+	switch p.version {
+	case 4:
+		if len(b) < 9 {
+			return "4", ""
+		}
+		port := binary.BigEndian.Uint16(b[2:])
+		host := buf[:0]
+		ver := "4"
+		rest := b[8:]
+		i := 0
+		for i < len(rest) && rest[i] != 0 {
+			i++
+		}
+		if b[4] == 0 && b[5] == 0 && b[6] == 0 && b[7] != 0 && i < len(rest) {
+			ver = "4a" // host name after the user ID
+			name := rest[i+1:]
+			j := 0
+			for j < len(name) && name[j] != 0 {
+				j++
+			}
+			host = append(host, name[:min(j, 255)]...)
+		} else {
+			host = netip.AddrFrom4([4]byte(b[4:8])).AppendTo(host)
+		}
+		host = append(host, ':')
+		host = strconv.AppendUint(host, uint64(port), 10)
+		return ver, p.arena.String(host)
+	case 5:
+		if len(b) < 2 {
+			return "5", ""
+		}
+		off := 2 + int(b[1])
+		if p.needAuth && len(b) > off+1 { // RFC 1929: ver, ulen, user, plen, pass
+			ul := int(b[off+1])
+			if len(b) <= off+2+ul {
+				return "5", ""
+			}
+			off += 3 + ul + int(b[off+2+ul])
+		}
+		if len(b) < off+5 || b[off] != 5 {
+			return "5", ""
+		}
+		r := b[off:]
+		host := buf[:0]
+		var rest []byte
+		switch r[3] {
+		case 1:
+			if len(r) < 10 {
+				return "5", ""
+			}
+			host = netip.AddrFrom4([4]byte(r[4:8])).AppendTo(host)
+			rest = r[8:]
+		case 4:
+			if len(r) < 22 {
+				return "5", ""
+			}
+			host = append(host, '[')
+			host = netip.AddrFrom16([16]byte(r[4:20])).AppendTo(host)
+			host = append(host, ']')
+			rest = r[20:]
+		case 3:
+			n := int(r[4])
+			if len(r) < 7+n {
+				return "5", ""
+			}
+			host = append(host, r[5:5+n]...)
+			rest = r[5+n:]
+		default:
+			return "5", ""
+		}
+		host = append(host, ':')
+		host = strconv.AppendUint(host, uint64(binary.BigEndian.Uint16(rest)), 10)
+		return "5", p.arena.String(host)
+	}
+	return "", ""
 }
 
 // Gap implements detect.StreamParser: a handshake with a hole is given up.

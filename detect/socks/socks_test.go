@@ -75,3 +75,53 @@ func FuzzParser(f *testing.F) {
 		p.Data(detect.ToClient, s, 0)
 	})
 }
+
+func TestSOCKSAnomaly(t *testing.T) {
+	var got []*detect.Anomaly
+	emit := func(e *detect.Event) { got = append(got, e.Anomaly) }
+	field := func(a *detect.Anomaly, k string) string {
+		for _, d := range a.Detail {
+			if d.Key == k {
+				return d.Str
+			}
+		}
+		return ""
+	}
+	cases := []struct {
+		name           string
+		client, server [][]byte
+		ver, st, tgt   string
+	}{
+		{"5 granted", [][]byte{{5, 1, 0}, {5, 1, 0, 3, 14, 'w', 'w', 'w', '.', 'o', 's', 'n', 'e', 'w', 's', '.', 'c', 'o', 'm', 0, 80}},
+			[][]byte{{5, 0}, {5, 0, 0, 1, 10, 0, 0, 1, 0x1f, 0x90}}, "5", "granted", "www.osnews.com:80"},
+		{"5 password, refused", [][]byte{{5, 1, 2}, {1, 1, 'u', 1, 'p'}, {5, 1, 0, 1, 192, 0, 2, 1, 1, 187}},
+			[][]byte{{5, 2}, {1, 0}, {5, 5, 0, 1, 0, 0, 0, 0, 0, 0}}, "5", "refused", "192.0.2.1:443"},
+		{"4 granted", [][]byte{{4, 1, 0, 80, 192, 0, 2, 1, 'u', 0}}, [][]byte{{0, 0x5a, 0, 0, 0, 0, 0, 0}}, "4", "granted", "192.0.2.1:80"},
+		{"4a refused", [][]byte{{4, 1, 1, 187, 0, 0, 0, 1, 0, 'a', '.', 'b', 0}}, [][]byte{{0, 0x5b, 0, 0, 0, 0, 0, 0}}, "4a", "refused", "a.b:443"},
+	}
+	for _, c := range cases {
+		got = nil
+		p := NewParser(emit)
+		for i := range c.client {
+			p.Data(detect.ToServer, c.client[i], 1)
+			if i < len(c.server) {
+				p.Data(detect.ToClient, c.server[i], 2)
+			}
+		}
+		if len(got) != 1 {
+			t.Fatalf("%s: %d events", c.name, len(got))
+		}
+		a := got[0]
+		if a.Type != "proxy" || a.Event != "socks" || field(a, "version") != c.ver || field(a, "status") != c.st || field(a, "target") != c.tgt {
+			t.Errorf("%s: %+v", c.name, a)
+		}
+	}
+	// A greeting the server does not answer in SOCKS: nothing.
+	got = nil
+	p := NewParser(emit)
+	p.Data(detect.ToServer, []byte{5, 1, 0}, 1)
+	p.Data(detect.ToClient, []byte("HTTP/1.1 400 Bad Request\r\n\r\n"), 2)
+	if len(got) != 0 {
+		t.Errorf("reported %+v", got[0])
+	}
+}
