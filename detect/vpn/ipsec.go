@@ -109,12 +109,17 @@ func DetectIKE(_ int, b []byte) bool {
 // espHeader checks the shape of an ESP packet carried in UDP (RFC 3948):
 // an SPI outside the reserved range 0–255, a sequence number that starts
 // at 1 and is still small, and a 4-byte aligned length with room for an
-// IV and an integrity tag.
+// IV and an integrity tag; an IPv6 or IPv4 header whose length field
+// matches the datagram (Teredo and other IP-in-UDP tunnels) is not ESP.
 func espHeader(b []byte) (spi, seq uint32, ok bool) {
 	if len(b) < 32 || len(b)%4 != 0 {
 		return 0, 0, false
 	}
 	spi, seq = binary.BigEndian.Uint32(b), binary.BigEndian.Uint32(b[4:])
+	if b[0]>>4 == 6 && int(binary.BigEndian.Uint16(b[4:]))+40 == len(b) ||
+		b[0]>>4 == 4 && int(binary.BigEndian.Uint16(b[2:])) == len(b) {
+		return 0, 0, false // an IP packet in UDP (Teredo, IP-in-UDP tunnels)
+	}
 	return spi, seq, spi >= 256 && seq >= 1 && seq <= 1<<24
 }
 

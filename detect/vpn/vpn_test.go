@@ -69,6 +69,9 @@ var benign = map[string][]byte{
 	"netbios":     unhexMust("8d1b0110000100000000000020434b4141414141414141414141414141414141414141414141414141414141410000200001"),
 	"short":       {0x38},
 	"wg bad size": append([]byte{1, 0, 0, 0}, make([]byte, 100)...),
+	// From zeek__tunnels__Teredo.pcap: IPv6 in UDP on a non-Teredo port.
+	"ipv6 in udp": unhexMust("6000000000003b152001000041379e508000f12ab9c8281520014860000020010000000000000068"),
+	"ipv4 in udp": append([]byte{0x45, 0, 0, 40, 0, 1, 0, 0, 64, 6, 0, 0, 10, 0, 0, 1, 10, 0, 0, 2}, make([]byte, 20)...),
 }
 
 func unhexMust(s string) []byte {
