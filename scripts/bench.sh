@@ -46,9 +46,9 @@ else
 fi
 [[ "$PAIRS" =~ ^[1-9][0-9]*$ ]] || die "NUNCHI_BENCH_PAIRS must be a positive integer, got '$PAIRS'"
 [[ "$SIZE_MB" =~ ^[1-9][0-9]*$ ]] || die "NUNCHI_BENCH_SIZE_MB must be a positive integer, got '$SIZE_MB'"
-mkdir -p "$DIR"
-DIR=$(cd "$DIR" && pwd -P)
-case "$DIR/" in "$(cd "$REPO" && pwd -P)/"*) die "NUNCHI_BENCH_DIR ($DIR) is inside the repository; use /tmp";; esac
+DIR=$(realpath -m "$DIR")
+case "$DIR/" in "$(realpath "$REPO")/"*) die "NUNCHI_BENCH_DIR ($DIR) is inside the repository; use /tmp" ;; esac
+mkdir -p "$DIR" || die "cannot create $DIR"
 GEN_SRC="$REPO/../shared/tools/benchgen"
 GOAL_PPS=1730000
 
@@ -264,9 +264,10 @@ timed() {
 	printf '  round %s %-10s wall %6ss  cpu %6ss  rss %5s MB\n' "$round" "$tool" "$wall" \
 		"$(awk -v u="$user" -v s="$sys" 'BEGIN{printf "%.2f", u+s}')" $((rss / 1024))
 }
-# nunchi reads NUNCHI_* variables as config keys and rejects unknown ones: hide this script's.
+# nunchi reads NUNCHI_* variables as config keys (and rejects unknown ones, such as this script's):
+# the runs get none, so both tools run on defaults plus the flags given here.
 NUNCHI_ENV=(env)
-while read -r v; do NUNCHI_ENV+=(-u "$v"); done < <(compgen -e | grep '^NUNCHI_BENCH_' || true)
+while read -r v; do NUNCHI_ENV+=(-u "$v"); done < <(compgen -e | grep '^NUNCHI_' || true)
 run_nunchi() { # ROUND SHARDS PCAP PACKETS TOOL
 	rm -f "$WORK/events.jsonl"
 	timed "$1" "$5" "$4" "${NUNCHI_ENV[@]}" "$NUNCHI" replay --shards "$2" --rules "$RULES" -o "$WORK/events.jsonl" --progress never "$3"
