@@ -493,11 +493,14 @@ CREATE TABLE IF NOT EXISTS `${DB}`.kafka_inject (
     `app_proto` String,
     `event_id` String,
     `inject.kind` String,
+    `inject.name` String,
+    `inject.surface` String,
     `inject.packets` UInt32,
     `inject.seq` UInt32,
     `inject.ack` UInt32,
     `inject.latency_us` UInt64,
     `inject.outcome` String,
+    `inject.outcome_reason` String,
     `inject.dry_run` UInt8
 ) ENGINE = Kafka SETTINGS
     kafka_broker_list = '${KAFKA_BROKERS}',
@@ -531,11 +534,14 @@ SELECT
     toLowCardinality(`app_proto`) AS app_proto,
     `event_id` AS event_id,
     toLowCardinality(`inject.kind`) AS inject_kind,
+    `inject.name` AS inject_name,
+    toLowCardinality(`inject.surface`) AS inject_surface,
     `inject.packets` AS inject_packets,
     `inject.seq` AS inject_seq,
     `inject.ack` AS inject_ack,
     `inject.latency_us` AS inject_latency_us,
     toLowCardinality(`inject.outcome`) AS inject_outcome,
+    toLowCardinality(`inject.outcome_reason`) AS inject_outcome_reason,
     `inject.dry_run` AS inject_dry_run
 FROM `${DB}`.kafka_inject;
 
@@ -637,7 +643,6 @@ CREATE TABLE IF NOT EXISTS `${DB}`.kafka_anomaly (
     `event_id` String,
     `anomaly.type` String,
     `anomaly.event` String,
-    `anomaly.detail` String,
     `anomaly.vpn` String,
     `anomaly.proxy` String
 ) ENGINE = Kafka SETTINGS
@@ -673,7 +678,7 @@ SELECT
     `event_id` AS event_id,
     toLowCardinality(`anomaly.type`) AS anomaly_type,
     toLowCardinality(`anomaly.event`) AS anomaly_event,
-    `anomaly.detail` AS anomaly_detail,
+    '' AS anomaly_detail,
     toLowCardinality(`anomaly.vpn`) AS anomaly_vpn,
     toLowCardinality(`anomaly.proxy`) AS anomaly_proxy
 FROM `${DB}`.kafka_anomaly;

@@ -172,8 +172,8 @@ func TestDashboardQueries(t *testing.T) {
 	defer conn.Close()
 	t.Cleanup(func() { conn.Exec(context.Background(), "DROP DATABASE IF EXISTS "+db) })
 
-	// nat, anomaly and inject have no producer yet: a few hand-made rows show
-	// that their panels read what those features will write.
+	// A replay has no nat or inject events (no NAT detection yet; injection
+	// is off): a few hand-made rows show that their panels read those tables.
 	addRows(t, conn)
 
 	filled := map[string]bool{}
@@ -211,7 +211,7 @@ func TestDashboardQueries(t *testing.T) {
 					t.Errorf("%s / %s: %v", name, p.Title, err)
 					continue
 				}
-				wantRows := true // nat, anomaly, inject: hand-made rows above
+				wantRows := true // nat, inject: hand-made rows above
 				var tables []string
 				for _, m := range fromTable.FindAllStringSubmatch(tg.RawSQL, -1) {
 					tables = append(tables, m[1])

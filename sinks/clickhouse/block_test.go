@@ -2,6 +2,7 @@ package clickhouse
 
 import (
 	"net/netip"
+	"strings"
 	"testing"
 	"time"
 
@@ -114,5 +115,34 @@ func TestDialects(t *testing.T) {
 				}
 			}
 		}
+	}
+}
+
+func TestAddColumnMatch(t *testing.T) {
+	for _, c := range []struct{ stmt, table, col string }{
+		{"ALTER TABLE `nunchi`.inject ADD COLUMN inject_name String AFTER inject_kind", "inject", "inject_name"},
+		{"alter table db.`flow` add column `x_y` UInt8", "flow", "x_y"},
+		{"CREATE TABLE IF NOT EXISTS db.t (a String)", "", ""},
+	} {
+		m := addColumn.FindStringSubmatch(c.stmt)
+		if (m == nil) != (c.table == "") || (m != nil && (m[2] != c.table || m[3] != c.col)) {
+			t.Errorf("%q: %q", c.stmt, m)
+		}
+	}
+	var stmts []string
+	for _, m := range Migrations() {
+		stmts = append(stmts, m.Statements("nunchi", DialectFor(18, 16))...)
+	}
+	adds := 0
+	for _, s := range stmts {
+		if strings.Contains(strings.ToUpper(s), "ADD COLUMN") {
+			adds++
+			if addColumn.FindStringSubmatch(s) == nil {
+				t.Errorf("migration statement not recognised as ADD COLUMN: %q", s)
+			}
+		}
+	}
+	if adds == 0 {
+		t.Error("no ADD COLUMN in the migrations")
 	}
 }

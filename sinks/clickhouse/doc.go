@@ -41,11 +41,14 @@
 // backoff (RetryMin…RetryMax): connection errors until the server returns,
 // errors the server gives for the data itself at most MaxAttempts times
 // (then dropped(rejected)). Tables of a batch already acknowledged are not
-// sent again. A batch from memory that fails its first attempt moves to
-// the spool with the batches queued behind it (when the spool is empty, so
-// order holds): while the server is away everything but the batch being
-// filled is in the spool, and a disk spool survives kill -9 of the sensor.
-// A spool that refuses a batch (full) drops it, counted.
+// sent again. A full queue moves to the spool before the batch that found
+// it full, and a batch from memory that fails its first attempt moves to
+// the spool with the queue behind it: while the server is away everything
+// but the batch being filled is in the spool, and a disk spool survives
+// kill -9 of the sensor. Batches keep their order, except that a batch in
+// flight when the server fails lands behind batches a burst had already
+// spooled (rows are sorted by the table's key anyway). A spool that refuses
+// a batch (full) drops it, counted.
 //
 // Delivery is at least once: an insert the server committed but whose
 // acknowledgement was lost is sent again, so a row can appear twice with

@@ -24,7 +24,11 @@ type KafkaEngine struct {
 // the servers this SQL supports (input_format_import_nested_json goes one
 // level deep; arrays of objects and whole objects are skipped): these
 // columns keep their defaults on the Kafka path.
-var kafkaUnreachable = []string{"tls_ja3_", "tls_ja3s_", "quic_ja3_", "dns_answers_", "nat_evidence_", "stats"}
+// A member that is an object where the Kafka table has a String column
+// would stop the table's consumer ("Cannot parse JSON string: expected
+// opening quote: (while read the value of key anomaly.detail)"), so such
+// members (stats, anomaly.detail) are left out too.
+var kafkaUnreachable = []string{"tls_ja3_", "tls_ja3s_", "quic_ja3_", "dns_answers_", "nat_evidence_", "stats", "anomaly_detail"}
 
 // eventObjects are the event's nested objects: a column "flow_pkts_toserver"
 // is the member "flow.pkts_toserver".

@@ -168,6 +168,11 @@ func migrate(ctx context.Context, conn driver.Conn, db string, d Dialect) (appli
 			continue
 		}
 		for _, stmt := range m.Statements(db, d) {
+			if have, err := columnExists(ctx, conn, db, stmt); err != nil {
+				return applied, fmt.Errorf("migration %04d_%s: %w", m.Version, m.Name, err)
+			} else if have {
+				continue
+			}
 			if err := conn.Exec(ctx, stmt); err != nil {
 				return applied, fmt.Errorf("migration %04d_%s: %w (statement: %.120s…)", m.Version, m.Name, err, stmt)
 			}
@@ -188,4 +193,20 @@ func migrate(ctx context.Context, conn driver.Conn, db string, d Dialect) (appli
 		applied++
 	}
 	return applied, nil
+}
+
+var addColumn = regexp.MustCompile("(?is)^ALTER\\s+TABLE\\s+`?([^`.\\s]+)`?\\.`?([^`\\s]+?)`?\\s+ADD\\s+COLUMN\\s+`?([A-Za-z0-9_]+)`?\\s")
+
+// columnExists reports whether stmt is an ALTER TABLE … ADD COLUMN whose
+// column is already there (18.x has no ADD COLUMN IF NOT EXISTS).
+func columnExists(ctx context.Context, conn driver.Conn, db, stmt string) (bool, error) {
+	m := addColumn.FindStringSubmatch(stmt)
+	if m == nil {
+		return false, nil
+	}
+	var n uint64
+	if err := conn.QueryRow(ctx, "SELECT count() FROM system.columns WHERE database = ? AND table = ? AND name = ?", db, m[2], m[3]).Scan(&n); err != nil {
+		return false, err
+	}
+	return n > 0, nil
 }

@@ -203,21 +203,40 @@ func (s *Sink) dispatch() {
 			return
 		default:
 		}
+		// The queue is full: it goes to the spool first, so the batches
+		// keep their order there.
+		s.drainQueue()
 	}
 	s.memPending.Add(-int64(b.n))
 	s.toSpool(b)
 }
 
+// drainQueue moves the batches waiting in the queue to the spool. Called
+// with mu held.
+func (s *Sink) drainQueue() {
+	for {
+		select {
+		case next, ok := <-s.ch:
+			if !ok {
+				return
+			}
+			s.memPending.Add(-int64(next.n))
+			s.toSpool(next)
+			continue
+		default:
+		}
+		return
+	}
+}
+
 // spill moves a batch that failed its first attempt, and the batches queued
-// behind it, into the spool (in order), so that a sensor killed while the
-// server is away loses only the batch still being filled. It does nothing
-// when the spool already holds batches: those are newer than the queue.
-func (s *Sink) spill(b batch, chOpen *bool) bool {
+// behind it, into the spool, so that a sensor killed while the server is
+// away loses only the batch still being filled. The order holds unless the
+// spool already had batches (a burst overflowed the queue just before the
+// failure): then this one batch lands behind them.
+func (s *Sink) spill(b batch, chOpen *bool) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if s.spool.Len() != 0 {
-		return false
-	}
 	s.memPending.Add(-int64(b.n))
 	s.toSpool(b)
 	for *chOpen {
@@ -225,16 +244,15 @@ func (s *Sink) spill(b batch, chOpen *bool) bool {
 		case next, ok := <-s.ch:
 			if !ok {
 				*chOpen = false
-				break
+				return
 			}
 			s.memPending.Add(-int64(next.n))
 			s.toSpool(next)
 			continue
 		default:
 		}
-		break
+		return
 	}
-	return true
 }
 
 func (s *Sink) toSpool(b batch) {
@@ -437,7 +455,8 @@ func (s *Sink) deliver(b batch, chOpen *bool) outcome {
 		s.failures.Add(1)
 		s.logErr("insert failed; retrying", err)
 		progress := built != nil && len(built) < tables
-		if first && !b.fromSpool && !progress && s.spill(b, chOpen) {
+		if first && !b.fromSpool && !progress {
+			s.spill(b, chOpen)
 			return spilled
 		}
 		first = false
