@@ -118,7 +118,10 @@ func BenchmarkFlowMemory(b *testing.B) {
 				if path := os.Getenv("NUNCHI_FLOWMEM_HEAPPROFILE"); path != "" {
 					writeHeapProfile(b, strings.ReplaceAll(path, "%s", strings.ReplaceAll(c.name, "/", "-")))
 				}
-				b.ReportMetric(float64(heap1-heap0)/float64(n), "heapB/flow")
+				perFlow := float64(heap1-heap0) / float64(n)
+				b.ReportMetric(perFlow, "heapB/flow")
+				b.Logf("%d flows: %.0f B/flow (goal ≤ 512), %.0f MB RSS, 1 M flows ≈ %.0f MB (goal ≤ 600)",
+					n, perFlow, float64(rss1)/(1<<20), float64(int64(rss1)-int64(rss0))/float64(n)*1e6/(1<<20)+float64(rss0)/(1<<20))
 				b.ReportMetric(float64(rss1)/(1<<20), "rssMB")
 				b.ReportMetric(float64(int64(rss1)-int64(rss0))/float64(n), "rssB/flow")
 				var ru syscall.Rusage
