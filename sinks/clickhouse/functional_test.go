@@ -36,6 +36,9 @@ import (
 // skip, or fail when NUNCHI_TEST_REQUIRE_SERVICES=1.
 func serverAddr(t testing.TB) string {
 	t.Helper()
+	if testing.Short() && os.Getenv("NUNCHI_TEST_REQUIRE_SERVICES") != "1" {
+		t.Skip("ClickHouse integration test skipped under -short")
+	}
 	addr := os.Getenv("NUNCHI_TEST_CLICKHOUSE")
 	if addr == "" {
 		if os.Getenv("NUNCHI_TEST_REQUIRE_SERVICES") == "1" {
