@@ -41,6 +41,9 @@ func TestReportExpand(t *testing.T) {
 // TestQueryReports replays the corpus into a fresh ClickHouse database with
 // `nunchi replay -c`, then prints every report with `nunchi query all`.
 func TestQueryReports(t *testing.T) {
+	if testing.Short() && os.Getenv("NUNCHI_TEST_REQUIRE_SERVICES") != "1" {
+		t.Skip("ClickHouse integration test skipped under -short")
+	}
 	addr := os.Getenv("NUNCHI_TEST_CLICKHOUSE")
 	if addr == "" {
 		if os.Getenv("NUNCHI_TEST_REQUIRE_SERVICES") == "1" {

@@ -138,6 +138,9 @@ var fromTable = regexp.MustCompile(`(?i)\bFROM\s+([a-z_0-9]+)`)
 // rows when the tables it reads have any (nat, anomaly and inject stay
 // empty until those features emit events).
 func TestDashboardQueries(t *testing.T) {
+	if testing.Short() && os.Getenv("NUNCHI_TEST_REQUIRE_SERVICES") != "1" {
+		t.Skip("ClickHouse integration test skipped under -short")
+	}
 	addr := os.Getenv("NUNCHI_TEST_CLICKHOUSE")
 	if addr == "" {
 		if os.Getenv("NUNCHI_TEST_REQUIRE_SERVICES") == "1" {
