@@ -1,6 +1,8 @@
 package detect
 
 import (
+	"encoding/binary"
+	"math/bits"
 	"net/netip"
 	"strconv"
 	"time"
@@ -127,9 +129,10 @@ func AppendTimestamp(b []byte, ns int64) []byte {
 }
 
 // AppendJSON appends the event as one JSON object (no newline). The last
-// member is event_id: 16 hex digits of a 64-bit FNV-1a hash of everything
-// before it, so the same event always has the same id (a replay run twice,
-// a batch re-sent from a spool) and consumers can de-duplicate on it.
+// member is event_id: 16 hex digits of a 64-bit hash (EventID) of
+// everything before it, so the same event always has the same id (a replay
+// run twice, a batch re-sent from a spool) and consumers can de-duplicate
+// on it.
 func (e *Event) AppendJSON(b []byte) []byte {
 	start := len(b)
 	b = append(b, `{"timestamp":"`...)
@@ -216,21 +219,39 @@ func (e *Event) AppendJSON(b []byte) []byte {
 		b = append(b, `,"stats":`...)
 		b = append(b, e.Stats...)
 	}
-	id := fnv64a(b[start:])
+	id := EventID(b[start:])
 	b = append(b, `,"event_id":"`...)
 	b = appendHex64(b, id)
 	return append(b, '"', '}')
 }
 
-// fnv64a is FNV-1a, 64-bit: stable across processes and versions, unlike
-// hash/maphash, which is what an id that consumers store needs.
-func fnv64a(p []byte) uint64 {
-	h := uint64(14695981039346656037)
-	for _, c := range p {
-		h ^= uint64(c)
-		h *= 1099511628211
+// EventID hashes an event's JSON bytes (before the event_id member) into
+// its id. Stable across processes and versions — consumers store it — and
+// word-at-a-time: eight bytes per multiply, not one as FNV does. Each
+// 64-bit little-endian word w (the tail zero-padded) is mixed as
+// h = rotl(h^w · k1, 31) · k2, starting from len·k3; a final avalanche
+// (xor-shift-multiply, as in MurmurHash3's fmix64) spreads the last word.
+func EventID(p []byte) uint64 {
+	const (
+		k1 = 0x87c37b91114253d5
+		k2 = 0x4cf5ad432745937f
+		k3 = 0x9e3779b97f4a7c15
+	)
+	h := uint64(len(p)) * k3
+	for len(p) >= 8 {
+		h = bits.RotateLeft64((h^binary.LittleEndian.Uint64(p))*k1, 31) * k2
+		p = p[8:]
 	}
-	return h
+	if len(p) > 0 {
+		var w [8]byte
+		copy(w[:], p)
+		h = bits.RotateLeft64((h^binary.LittleEndian.Uint64(w[:]))*k1, 31) * k2
+	}
+	h ^= h >> 33
+	h *= 0xff51afd7ed558ccd
+	h ^= h >> 33
+	h *= 0xc4ceb9fe1a85ec53
+	return h ^ h>>33
 }
 
 func appendHex64(b []byte, v uint64) []byte {

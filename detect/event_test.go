@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
-	"hash/fnv"
 	"net/netip"
 	"strings"
 	"testing"
@@ -28,7 +27,7 @@ func TestAppendJSONFlow(t *testing.T) {
 		`"tunnel":{"type":"vxlan","outer_src_ip":"203.0.113.1","outer_dest_ip":"203.0.113.2","vni":42},` +
 		`"flow":{"pkts_toserver":3,"pkts_toclient":2,"bytes_toserver":180,"bytes_toclient":120,"start":"2025-11-21T10:48:00.000000Z",` +
 		`"end":"2025-11-21T10:48:03.123456Z","age":3,"state":"closed","reason":"timeout","tcp_flags":"1b","tcp_flags_ts":"1b",` +
-		`"tcp_flags_tc":"12","history":"ShAD","missed_bytes":7,"midstream":false},"event_id":"fbee17f1754f43ba"}`
+		`"tcp_flags_tc":"12","history":"ShAD","missed_bytes":7,"midstream":false},"event_id":"082aacd4a46d4b86"}`
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("AppendJSON (-want, +got):\n%s", diff)
 	}
@@ -42,14 +41,15 @@ func TestAppendJSONICMP(t *testing.T) {
 	e := &Event{Type: TypeFlow, Timestamp: 0, Sensor: "s", SrcIP: netip.MustParseAddr("192.0.2.1"), DestIP: netip.MustParseAddr("192.0.2.2"),
 		Proto: 1, ICMPType: 8, ICMPCode: 0, SrcPort: 8}
 	got := string(e.AppendJSON(nil))
-	want := `{"timestamp":"1970-01-01T00:00:00.000000Z","event_type":"flow","sensor":"s","src_ip":"192.0.2.1","dest_ip":"192.0.2.2","proto":"ICMP","icmp_type":8,"icmp_code":0,"event_id":"bb159f2f3d3fd1ce"}`
+	want := `{"timestamp":"1970-01-01T00:00:00.000000Z","event_type":"flow","sensor":"s","src_ip":"192.0.2.1","dest_ip":"192.0.2.2","proto":"ICMP","icmp_type":8,"icmp_code":0,"event_id":"677ce18fd28050c1"}`
 	if got != want {
 		t.Errorf("got  %s\nwant %s", got, want)
 	}
 }
 
-// TestEventID checks event_id against the standard library's FNV-1a over
-// the bytes before it, and that appending after other bytes changes nothing.
+// TestEventID: event_id is EventID of the bytes before it; EventID is
+// pinned to known values (it is stored by consumers: it must never change)
+// and tells apart inputs that differ in one bit, in any position.
 func TestEventID(t *testing.T) {
 	e := &Event{Type: TypeDNS, Timestamp: 1, Sensor: "s", FlowID: 7, DNS: &DNS{Type: "query", RRName: "example.com"}}
 	got := e.AppendJSON([]byte("prefix"))[len("prefix"):]
@@ -57,15 +57,27 @@ func TestEventID(t *testing.T) {
 	if i < 0 {
 		t.Fatalf("no event_id in %s", got)
 	}
-	h := fnv.New64a()
-	h.Write(got[:i])
-	if want := fmt.Sprintf(`,"event_id":"%016x"}`, h.Sum64()); string(got[i:]) != want {
+	if want := fmt.Sprintf(`,"event_id":"%016x"}`, EventID(got[:i])); string(got[i:]) != want {
 		t.Errorf("got %s, want %s", got[i:], want)
 	}
-	e2 := *e
-	e2.FlowID = 8
-	if a, b := e.AppendJSON(nil), e2.AppendJSON(nil); string(a[len(a)-19:]) == string(b[len(b)-19:]) {
-		t.Errorf("different events share an event_id: %s", a[len(a)-19:])
+	for in, want := range map[string]uint64{"": 0x0, "a": 0x75b1f86a949436dc, "event": 0x811e6d5a6e171156,
+		"0123456789abcdefX": 0x5d3c7d099e0cde0b} {
+		if got := EventID([]byte(in)); got != want {
+			t.Errorf("EventID(%q) = %#016x, want %#016x (ids are stored by consumers: never change the hash)", in, got, want)
+		}
+	}
+	seen := map[uint64]bool{}
+	base := []byte(`{"timestamp":"2026-11-21T10:48:03.123456Z","event_type":"flow"}`)
+	for pos := range base {
+		for bit := 0; bit < 8; bit++ {
+			b := append([]byte(nil), base...)
+			b[pos] ^= 1 << bit
+			h := EventID(b)
+			if seen[h] {
+				t.Fatalf("collision flipping bit %d of byte %d", bit, pos)
+			}
+			seen[h] = true
+		}
 	}
 }
 

@@ -181,6 +181,17 @@ func (r *Replay) readAll(ctx context.Context, files []string) error {
 		consumed  int64
 		n         = uint64(len(r.shards))
 	)
+	var pendFrames, pendBytes uint64
+	var pendTS int64
+	publish := func() {
+		if pendFrames > 0 {
+			r.Progress.Frames.Add(pendFrames)
+			r.Progress.Bytes.Add(pendBytes)
+			r.clock.Store(pendTS)
+			pendFrames, pendBytes = 0, 0
+		}
+	}
+	defer publish()
 	for _, path := range files {
 		rd, err := capture.OpenFile(path)
 		if err != nil {
@@ -229,6 +240,7 @@ func (r *Replay) readAll(ctx context.Context, files []string) error {
 				// Once per second of packet time: every shard's clock moves,
 				// the defragmenter expires, counters and progress are published.
 				lastTick = ts
+				publish()
 				dec.Defragmenter().Expire(ts)
 				r.flushAll(ts)
 				r.snapshotDecoder(dec)
@@ -237,15 +249,19 @@ func (r *Replay) readAll(ctx context.Context, files []string) error {
 					return nil
 				}
 			}
-			if f := r.Progress.Frames.Add(1); f&1023 == 0 {
+			// Progress is published every 1024 frames (and when reading
+			// ends), not per packet: shared atomics cost the reader.
+			pendFrames++
+			pendBytes += uint64(fr.WireLen)
+			pendTS = ts
+			if pendFrames == 1024 {
+				publish()
 				r.Progress.FilePos.Store(consumed + rd.Position())
 				if ctx.Err() != nil { // interrupted: stop reading, flush what we have
 					rd.Close()
 					return nil
 				}
 			}
-			r.Progress.Bytes.Add(uint64(fr.WireLen))
-			r.clock.Store(ts)
 		}
 		r.Progress.FilePos.Store(consumed)
 	}
