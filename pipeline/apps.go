@@ -34,6 +34,7 @@ type appState struct {
 	protoIdx int      // index of proto in Shard.protocols; -1 = none
 	looked   []lookup // (surface, name) pairs already matched against the rules
 
+	reprobes   uint8          // detection attempts after the first (mid-stream flows)
 	injections int            // forged replies sent into this flow
 	pendingInj *pendingInject // an injection whose outcome is being watched
 
@@ -261,6 +262,9 @@ func (a *appState) StreamData(dir int, data []byte, ts int64) bool {
 				return false
 			}
 		}
+		if a.sparser == nil { // re-probing a mid-stream flow: wait for more
+			return true
+		}
 		if len(data) == 0 {
 			return !a.done
 		}
@@ -314,9 +318,22 @@ func (a *appState) detect() bool {
 			return false
 		}
 	}
+	// Picked up mid-stream, the first bytes are often the tail of a
+	// message (a response body): probe the next chunks too, a few times,
+	// so that the keep-alive requests that follow are not lost.
+	if a.reprobes < maxReprobes {
+		if f := a.s.table.BySlot(a.slot, a.flowID); f != nil && f.Midstream {
+			a.reprobes++
+			a.probeLen = 0
+			return true
+		}
+	}
 	a.done = true
 	return false
 }
+
+// maxReprobes bounds the detection attempts on a mid-stream flow.
+const maxReprobes = 4
 
 // StreamGap implements reassembly.StreamConsumer.
 func (a *appState) StreamGap(dir int, n int, ts int64) bool {
