@@ -48,6 +48,12 @@ type ClickHouseConfig struct {
 	RetentionDays       int           `yaml:"retention_days"`
 	RollupRetentionDays int           `yaml:"rollup_retention_days"`
 	RetentionCheck      time.Duration `yaml:"retention_check"`
+	// Backpressure: when the server answers but is slower than the sensor,
+	// wait for it (on) or spool (off). auto = on for a replay (no
+	// capture.interfaces: the replay waits, so a capture larger than the
+	// spool loses nothing), off for live capture (the spool absorbs bursts).
+	// A failing server is never waited for.
+	Backpressure string `yaml:"backpressure"`
 }
 
 // ClickHouseTLS configures TLS to the server.
@@ -63,6 +69,11 @@ func (c ClickHouseConfig) Validate() error {
 	errs := []error{c.sinkConfig("").Validate()}
 	if c.SpoolMaxBytes < 1<<20 {
 		errs = append(errs, fmt.Errorf("spool_max_bytes: must be >= 1MiB, got %d", c.SpoolMaxBytes))
+	}
+	switch c.Backpressure {
+	case "auto", "on", "off":
+	default:
+		errs = append(errs, fmt.Errorf("backpressure: %q is not one of auto, on, off", c.Backpressure))
 	}
 	if c.TLS.CAFile != "" && !c.TLS.Enabled {
 		errs = append(errs, errors.New("tls.ca_file: set tls.enabled too"))
@@ -87,7 +98,7 @@ func defaultClickHouseConfig() ClickHouseConfig {
 		BatchSize: d.BatchSize, BatchAge: d.BatchAge, QueueBatches: d.QueueBatches,
 		RetryMin: d.RetryMin, RetryMax: d.RetryMax, MaxAttempts: d.MaxAttempts,
 		DialTimeout: d.DialTimeout, InsertTimeout: d.InsertTimeout, CloseTimeout: d.CloseTimeout,
-		RetentionCheck: d.RetentionCheck,
+		RetentionCheck: d.RetentionCheck, Backpressure: "auto",
 	}
 }
 
@@ -146,6 +157,7 @@ func clickhouseSinks(cfg Config) ([]sinks.Sink, error) {
 		sp.Close()
 		return nil, err
 	}
+	s.SetBackpressure(c.Backpressure == "on" || (c.Backpressure == "auto" && len(cfg.Capture.Interfaces) == 0))
 	s.Start()
 	return []sinks.Sink{s}, nil
 }

@@ -32,7 +32,9 @@
 // # Delivery
 //
 // Write (the fan-out worker's goroutine) encodes events into a batch of JSON
-// lines and never waits for the server: a full batch (BatchSize events, or
+// lines and never waits for a failing server (with SetBackpressure, used
+// for replays, it waits for one that answers but is slower than the
+// sensor, so a replay larger than the spool loses nothing): a full batch (BatchSize events, or
 // older than BatchAge at a flush tick) goes to an in-memory queue of
 // QueueBatches batches, or to the Spool when that queue is full or the spool
 // already holds batches, so batches stay in order. One sender goroutine

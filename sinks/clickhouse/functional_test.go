@@ -659,6 +659,7 @@ func TestSpoolLimitDrops(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
+			s.SetBackpressure(disk) // a failing server is never waited for, backpressure or not
 			s.Start()
 			gen := newEventGen("spool-limit")
 			const total = 20000
@@ -916,4 +917,34 @@ func dirSize(dir string) int64 {
 		}
 	}
 	return n
+}
+
+// TestBackpressure: with backpressure (replays), a server that answers but
+// is slower than the writer makes Write wait instead of spooling; nothing
+// goes through the spool, everything arrives.
+func TestBackpressure(t *testing.T) {
+	addr := serverAddr(t)
+	db, _ := testDB(t, addr)
+	cfg := clickhouse.DefaultConfig()
+	cfg.Addr, cfg.Database = addr, db
+	cfg.BatchSize, cfg.QueueBatches = 200, 1
+	s, err := clickhouse.New(cfg, clickhouse.Deps{Spool: clickhouse.NewMemSpool(1 << 20)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.SetBackpressure(true)
+	s.Start()
+	gen := newEventGen("backpressure")
+	const total = 30000
+	for i := 0; i < total; i += 500 {
+		s.Write(gen.batch(500))
+	}
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	st := s.Stats()
+	t.Logf("stats %+v", st)
+	if st.Sent != total || st.Spooled != 0 || st.DroppedTotal() != 0 {
+		t.Errorf("stats %+v: want all %d sent, none through the 1 MiB spool", st, total)
+	}
 }

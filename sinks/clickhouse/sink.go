@@ -92,6 +92,8 @@ type Sink struct {
 	done     chan struct{}
 	started  bool
 	closed   bool
+	// backpressure: see SetBackpressure
+	backpressure bool
 	// lastBytes is the size of the last full batch (capacity hint)
 	lastBytes int
 
@@ -108,7 +110,8 @@ type Sink struct {
 	dialectName                                                    atomic.Value
 	errLogged                                                      atomic.Int64
 	closeOnce                                                      sync.Once
-	mu                                                             sync.Mutex // dispatch vs spill
+	healthy                                                        atomic.Bool // the last insert attempt succeeded (or none yet)
+	mu                                                             sync.Mutex  // dispatch vs spill
 }
 
 var _ sinks.Sink = (*Sink)(nil)
@@ -131,8 +134,16 @@ func New(cfg Config, deps Deps) (*Sink, error) {
 		s.spool = NewMemSpool(256 << 20)
 	}
 	s.dialectName.Store("")
+	s.healthy.Store(true)
 	return s, nil
 }
+
+// SetBackpressure makes Write wait for room in the queue while the server
+// answers (it is only slower than the sensor) instead of spooling: for a
+// replay, whose fan-out blocks and can wait, so that a replay larger than
+// the spool loses nothing. A server that fails still never holds Write up:
+// its batches go to the spool. Call before Start.
+func (s *Sink) SetBackpressure(on bool) { s.backpressure = on }
 
 // Start starts the sender. It does not wait for the server: until it
 // answers, batches go to the spool.
@@ -202,6 +213,20 @@ func (s *Sink) dispatch() {
 		case s.ch <- b:
 			return
 		default:
+		}
+		if s.backpressure {
+			// A replay waits for a server that answers but is slower than the
+			// sensor, rather than filling the spool; never for one that fails.
+			tick := time.NewTicker(50 * time.Millisecond)
+			for s.healthy.Load() {
+				select {
+				case s.ch <- b:
+					tick.Stop()
+					return
+				case <-tick.C:
+				}
+			}
+			tick.Stop()
 		}
 		// The queue is full: it goes to the spool first, so the batches
 		// keep their order there.
@@ -445,6 +470,7 @@ func (s *Sink) deliver(b batch, chOpen *bool) outcome {
 				s.retried.Add(uint64(n))
 			}
 			err = s.insertAll(built, attempts)
+			s.healthy.Store(err == nil)
 			if err == nil {
 				for reason, n := range drops {
 					s.drop(reason, n)
@@ -453,6 +479,7 @@ func (s *Sink) deliver(b batch, chOpen *bool) outcome {
 			}
 		}
 		s.failures.Add(1)
+		s.healthy.Store(false)
 		s.logErr("insert failed; retrying", err)
 		progress := built != nil && len(built) < tables
 		if first && !b.fromSpool && !progress {
