@@ -70,7 +70,9 @@ func startTcpdump(t *testing.T, iface, filter, out string) func() {
 	if _, err := exec.LookPath("tcpdump"); err != nil {
 		t.Fatal("tcpdump is not installed (scripts/test.sh installs it)")
 	}
-	cmd := exec.Command("tcpdump", "-i", iface, "-n", "-U", "-s", "0", "-w", out, filter)
+	// --immediate-mode: libpcap's ring otherwise hands a partly filled block
+	// over only after its timeout, and SIGINT would lose it.
+	cmd := exec.Command("tcpdump", "-i", iface, "-n", "-U", "--immediate-mode", "-s", "0", "-w", out, filter)
 	stderr, _ := cmd.StderrPipe()
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
@@ -199,7 +201,7 @@ func testLiveEqualsReplay(t *testing.T, source string, shards int) {
 	stopDump := startTcpdump(t, lab.SensorIf, cfg.Capture.BPF, pcap)
 	run := startLive(t, cfg, LiveOptions{})
 	lab.Traffic(t)
-	time.Sleep(500 * time.Millisecond) // the mirror's last frames
+	time.Sleep(time.Second) // the mirror's last frames
 	stopDump()
 	st := run.stop(t)
 
