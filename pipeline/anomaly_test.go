@@ -2,12 +2,15 @@ package pipeline
 
 import (
 	"fmt"
+	"os"
+	"os/exec"
 	"path/filepath"
 	"sort"
 	"strings"
 	"testing"
 
 	"github.com/nunchi-sensor/nunchi/detect"
+	"github.com/nunchi-sensor/nunchi/detect/scan"
 	"github.com/nunchi-sensor/nunchi/internal/testutil"
 	"github.com/nunchi-sensor/nunchi/reassembly"
 )
@@ -161,3 +164,212 @@ func TestCorpusCircumvention(t *testing.T) {
 	t.Logf("circumvention flows: %d detected, %d missed, %d false (precision %.2f, recall %.2f) over %d captures",
 		tp, fn, fp, float64(tp)/float64(max(tp+fp, 1)), float64(tp)/float64(max(tp+fn, 1)), len(files))
 }
+
+// realToolsLab runs real clients and servers in two network namespaces
+// joined by a veth pair and captures the server side with tcpdump: OpenVPN
+// 2.6 in TLS mode over UDP, TCP and UDP with tls-auth (null device, no
+// tunnel interface needed); a SOCKS proxy (ssh -D in the server namespace)
+// used by curl with SOCKS5, SOCKS5 with remote names and SOCKS4a; a plain
+// HTTP request; nmap SYN/FIN/NULL/XMAS/UDP scans of one host, a SYN scan of
+// 60 routed addresses on port 80; an hping3 SYN flood from random sources.
+// Documentation addresses only; nothing leaves the namespaces.
+const realToolsLab = `#!/usr/bin/env bash
+# Real tools in two namespaces; the server side's interface is captured.
+set -euo pipefail
+D=$1
+S=nsrv$$ C=ncli$$
+cleanup() {
+	[[ -n ${TD:-} ]] && kill "$TD" 2>/dev/null || true
+	ip netns pids "$S" 2>/dev/null | xargs -r kill 2>/dev/null || true
+	ip netns pids "$C" 2>/dev/null | xargs -r kill 2>/dev/null || true
+	sleep 0.3
+	ip netns del "$S" 2>/dev/null || true
+	ip netns del "$C" 2>/dev/null || true
+}
+trap cleanup EXIT
+ip netns add "$S"; ip netns add "$C"
+ip link add "c$$" type veth peer name "s$$"
+ip link set "c$$" netns "$C"; ip link set "s$$" netns "$S"
+ip -n "$C" addr add 192.0.2.10/24 dev "c$$"; ip -n "$S" addr add 192.0.2.20/24 dev "s$$"
+for n in "$C" "$S"; do ip -n "$n" link set lo up; done
+ip -n "$C" link set "c$$" up; ip -n "$S" link set "s$$" up
+ip -n "$C" route add 198.18.0.0/24 via 192.0.2.20
+ip netns exec "$S" tcpdump -q -i "s$$" -U -s 0 -w "$D/cap.pcap" 2>"$D/tcpdump.log" &
+TD=$!
+sleep 1.5
+
+# OpenVPN (TLS mode, null device): UDP plain, TCP plain, UDP tls-auth.
+cd "$D"
+openssl req -x509 -newkey rsa:2048 -nodes -keyout ca.key -out ca.crt -days 2 -subj /CN=lab-ca 2>/dev/null
+for n in server client; do
+	openssl req -newkey rsa:2048 -nodes -keyout $n.key -out $n.csr -subj /CN=$n 2>/dev/null
+	openssl x509 -req -in $n.csr -CA ca.crt -CAkey ca.key -CAcreateserial -out $n.crt -days 2 2>/dev/null
+done
+openvpn --genkey secret ta.key
+ovpn() { # ns role proto port extra...
+	local ns=$1 role=$2 proto=$3 port=$4; shift 5
+	local args=(--dev null --ca ca.crt --verb 1 --data-ciphers AES-256-GCM --connect-timeout 5)
+	if [[ $role == server ]]; then
+		args+=(--tls-server --dh none --cert server.crt --key server.key --lport "$port")
+		[[ $proto == tcp ]] && args+=(--proto tcp-server) || args+=(--proto udp)
+	else
+		args+=(--tls-client --cert client.crt --key client.key --remote 192.0.2.20 "$port" --nobind)
+		[[ $proto == tcp ]] && args+=(--proto tcp-client) || args+=(--proto udp)
+	fi
+	ip netns exec "$ns" timeout 6 openvpn "${args[@]}" "$@" >>"$D/openvpn.log" 2>&1 || true
+}
+pair() { # server args | client args, run together
+	local p1 p2
+	ovpn "$S" server "${@:1:3}" "${SX[@]}" & p1=$!
+	sleep 0.5
+	ovpn "$C" client "${@:1:3}" "${CX[@]}" & p2=$!
+	wait "$p1" "$p2"
+}
+SX=() CX=(); pair udp 1194 x; pair tcp 8443 x
+SX=(--tls-auth ta.key 0) CX=(--tls-auth ta.key 1); pair udp 5000 x
+
+# SOCKS 5: ssh -D in the server namespace, curl through it from the client.
+ssh-keygen -q -t ed25519 -N '' -f hostkey; ssh-keygen -q -t ed25519 -N '' -f userkey
+cat >sshd_config <<EOC
+Port 22
+HostKey $D/hostkey
+AuthorizedKeysFile $D/userkey.pub
+PermitRootLogin yes
+StrictModes no
+PidFile $D/sshd.pid
+EOC
+mkdir -p /run/sshd
+ip netns exec "$S" /usr/sbin/sshd -f "$D/sshd_config"
+ip netns exec "$S" python3 -m http.server 8080 --bind 192.0.2.20 --directory "$D" >/dev/null 2>&1 &
+sleep 0.5
+ip netns exec "$S" ssh -i userkey -o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null -o BatchMode=yes \
+	-N -f -D 0.0.0.0:1080 root@127.0.0.1
+sleep 0.5
+ip netns exec "$C" curl -s -o /dev/null --socks5-hostname 192.0.2.20:1080 http://192.0.2.20:8080/ca.crt
+ip netns exec "$C" curl -s -o /dev/null --socks5 192.0.2.20:1080 http://192.0.2.20:8080/ca.crt
+ip netns exec "$C" curl -s -o /dev/null --socks4a 192.0.2.20:1080 http://192.0.2.20:8080/ca.crt || true
+ip netns exec "$C" curl -s -o /dev/null http://192.0.2.20:8080/ca.crt
+
+# Scans (nmap) and a SYN flood (hping3, spoofed sources).
+N="nmap -n -Pn -T5 --max-retries 0"
+ip netns exec "$C" $N -sS -p 1-300 192.0.2.20 >/dev/null
+ip netns exec "$C" $N -sF -p 1-100 192.0.2.20 >/dev/null
+ip netns exec "$C" $N -sN -p 1-100 192.0.2.20 >/dev/null
+ip netns exec "$C" $N -sX -p 1-100 192.0.2.20 >/dev/null
+ip netns exec "$C" $N -sU -p 1-60 192.0.2.20 >/dev/null
+ip netns exec "$C" $N -sS -p 80 198.18.0.1-60 >/dev/null
+ip netns exec "$C" hping3 -q -S -p 80 -i u200 -c 2000 --rand-source 192.0.2.20 >/dev/null 2>&1 || true
+sleep 1
+kill "$TD"; wait "$TD" 2>/dev/null || true
+TD=
+`
+
+// TestRealToolsCircumvention builds realToolsLab and checks that every
+// VPN session, proxy use, scan and flood the tools made is reported, and
+// nothing else (the plain HTTP request raises no proxy anomaly).
+func TestRealToolsCircumvention(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds namespaces and runs real tools (~30 s)")
+	}
+	testutil.RequireNetns(t)
+	var missing []string
+	for _, tool := range []string{"nmap", "openvpn", "hping3", "sshd", "ssh", "curl", "tcpdump", "openssl", "python3", "ssh-keygen"} {
+		if _, err := exec.LookPath(tool); err != nil && !fileExistsAt("/usr/sbin/"+tool) {
+			missing = append(missing, tool)
+		}
+	}
+	if len(missing) > 0 {
+		if os.Getenv("NUNCHI_TEST_REQUIRE_NETNS") == "1" {
+			t.Fatalf("missing tools %v (apt-get install nmap openvpn hping3 openssh-server openssh-client curl tcpdump)", missing)
+		}
+		t.Skipf("missing tools %v", missing)
+	}
+	dir, err := os.MkdirTemp("", "nunchi-vpnlab-") // not t.TempDir: tcpdump drops privileges
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.RemoveAll(dir) })
+	if err := os.Chmod(dir, 0o777); err != nil {
+		t.Fatal(err)
+	}
+	script := filepath.Join(dir, "lab.sh")
+	if err := os.WriteFile(script, []byte(realToolsLab), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if out, err := exec.Command("timeout", "180", "bash", script, dir).CombinedOutput(); err != nil {
+		t.Fatalf("lab: %v\n%s", err, out)
+	}
+	path := filepath.Join(dir, "cap.pcap")
+
+	evs, _, err := replayFile(t, path, Config{Protocols: DefaultProtocols(), Streams: reassembly.DefaultStreamConfig()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := map[string]int{}
+	for _, e := range evs {
+		if e.Type != detect.TypeAnomaly || !circumventionTypes[e.Anomaly.Type] {
+			continue
+		}
+		k := e.Anomaly.Type + "/" + e.Anomaly.Event
+		for _, d := range e.Anomaly.Detail {
+			switch d.Key {
+			case "transport", "hmac", "version", "status":
+				k += " " + d.Key + "=" + d.Str
+			}
+		}
+		k += fmt.Sprintf(" :%d", e.DestPort)
+		got[k]++
+	}
+	want := map[string]int{
+		"vpn/openvpn transport=udp hmac=none :1194":     1,
+		"vpn/openvpn transport=tcp hmac=none :8443":     1,
+		"vpn/openvpn transport=udp hmac=tls-auth :5000": 1,
+		"proxy/socks version=5 status=granted :1080":    2,
+		"proxy/socks version=4a status=granted :1080":   1,
+	}
+	for k, n := range want {
+		if got[k] != n {
+			t.Errorf("%s: %d reports, want %d", k, got[k], n)
+		}
+	}
+	for k, n := range got {
+		if _, ok := want[k]; !ok {
+			t.Errorf("unexpected %s (%d)", k, n)
+		}
+	}
+
+	d, err := scan.New(scan.DefaultConfig())
+	if err != nil {
+		t.Fatal(err)
+	}
+	scans := map[string]int{}
+	for p := range testutil.Packets(t, path, 0) {
+		for _, a := range d.Observe(p.Src, p.Dst, p.SrcPort, p.DstPort, p.Proto, p.TCP.Flags, p.Timestamp) {
+			k := a.Type + "/" + a.Event
+			for _, x := range a.Detail {
+				if x.Key == "kind" || x.Key == "dst" {
+					k += " " + x.Str
+				}
+			}
+			scans[k]++
+		}
+	}
+	wantScans := map[string]int{
+		"port_scan/vertical 192.0.2.20 syn": 1, "port_scan/vertical 192.0.2.20 fin": 1,
+		"port_scan/vertical 192.0.2.20 null": 1, "port_scan/vertical 192.0.2.20 xmas": 1,
+		"port_scan/vertical 192.0.2.20 udp": 1, "port_scan/horizontal syn": 1,
+		"syn_flood/half_open 192.0.2.20 syn": 1,
+	}
+	for k, n := range wantScans {
+		if scans[k] != n {
+			t.Errorf("%s: %d reports, want %d", k, scans[k], n)
+		}
+	}
+	for k, n := range scans {
+		if _, ok := wantScans[k]; !ok {
+			t.Errorf("unexpected %s (%d)", k, n)
+		}
+	}
+}
+
+func fileExistsAt(p string) bool { _, err := os.Stat(p); return err == nil }
