@@ -38,6 +38,7 @@ type Tap struct {
 	arena  *detect.Arena
 	derive Derive
 	fired  bool
+	self   detect.Emit // t.onEvent, bound once (a method value allocates)
 }
 
 var _ detect.StreamParser = (*Tap)(nil)
@@ -46,7 +47,8 @@ var _ detect.StreamParser = (*Tap)(nil)
 // and wraps it.
 func NewTap(emit detect.Emit, mk func(detect.Emit) detect.StreamParser, derive Derive) *Tap {
 	t := &Tap{emit: emit, derive: derive}
-	t.inner = mk(t.onEvent)
+	t.self = t.onEvent
+	t.inner = mk(t.self)
 	return t
 }
 
@@ -79,7 +81,7 @@ func (t *Tap) Close(ts int64) { t.inner.Close(ts) }
 func (t *Tap) Reset(emit detect.Emit) {
 	t.emit, t.fired = emit, false
 	if r, ok := t.inner.(resetter); ok {
-		r.Reset(t.onEvent)
+		r.Reset(t.self)
 	}
 }
 

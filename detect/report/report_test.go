@@ -53,6 +53,9 @@ func TestTap(t *testing.T) {
 	if inner.resets != 1 || len(got) != 2 {
 		t.Fatalf("after Reset: %d resets, %d events", inner.resets, len(got))
 	}
+	if n := testing.AllocsPerRun(100, func() { tap.Reset(emit) }); n != 0 {
+		t.Errorf("Reset allocates %v", n)
+	}
 }
 
 func TestNew(t *testing.T) {
