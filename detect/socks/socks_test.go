@@ -125,3 +125,40 @@ func TestSOCKSAnomaly(t *testing.T) {
 		t.Errorf("reported %+v", got[0])
 	}
 }
+
+// FuzzReport drives the handshake with arbitrary client and server bytes,
+// in pieces, with reporting on: the request's target is read from any
+// bytes without a panic, and at most one anomaly is emitted.
+func FuzzReport(f *testing.F) {
+	f.Add([]byte{5, 1, 2, 1, 1, 'u', 1, 'p', 5, 1, 0, 3, 3, 'a', '.', 'b', 0, 80}, []byte{5, 2, 1, 0, 5, 0, 0, 1, 1, 2, 3, 4, 0, 80}, uint8(3))
+	f.Add([]byte{4, 1, 0, 80, 0, 0, 0, 1, 'u', 0, 'h', 0}, []byte{0, 0x5b, 0, 0, 0, 0, 0, 0}, uint8(5))
+	f.Fuzz(func(t *testing.T, c, s []byte, cut uint8) {
+		n := 0
+		p := NewParser(func(e *detect.Event) {
+			n++
+			if e.Anomaly == nil || e.Anomaly.Type != "proxy" {
+				t.Fatalf("bad event %+v", e)
+			}
+		})
+		k := max(int(cut), 1)
+		for len(c) > 0 || len(s) > 0 {
+			if len(c) > 0 {
+				m := min(k, len(c))
+				if p.Data(detect.ToServer, c[:m], 1) != detect.NeedMore {
+					break
+				}
+				c = c[m:]
+			}
+			if len(s) > 0 {
+				m := min(k, len(s))
+				if p.Data(detect.ToClient, s[:m], 2) != detect.NeedMore {
+					break
+				}
+				s = s[m:]
+			}
+		}
+		if n > 1 {
+			t.Fatalf("%d events", n)
+		}
+	})
+}
