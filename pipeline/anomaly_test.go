@@ -170,7 +170,8 @@ func TestCorpusCircumvention(t *testing.T) {
 // 2.6 in TLS mode over UDP, TCP and UDP with tls-auth (null device, no
 // tunnel interface needed); a SOCKS proxy (ssh -D in the server namespace)
 // used by curl with SOCKS5, SOCKS5 with remote names and SOCKS4a; a plain
-// HTTP request; nmap SYN/FIN/NULL/XMAS/UDP scans of one host, a SYN scan of
+// HTTP request; an L2TP tunnel set up by xl2tpd (LAC → LNS); the control
+// connection of the pptp client (pptp-linux) to a listener on 1723; nmap SYN/FIN/NULL/XMAS/UDP scans of one host, a SYN scan of
 // 60 routed addresses on port 80; an hping3 SYN flood from random sources.
 // Documentation addresses only; nothing leaves the namespaces.
 const realToolsLab = `#!/usr/bin/env bash
@@ -250,6 +251,39 @@ ip netns exec "$C" curl -s -o /dev/null --socks5 192.0.2.20:1080 http://192.0.2.
 ip netns exec "$C" curl -s -o /dev/null --socks4a 192.0.2.20:1080 http://192.0.2.20:8080/ca.crt || true
 ip netns exec "$C" curl -s -o /dev/null http://192.0.2.20:8080/ca.crt
 
+# L2TP: xl2tpd LNS in the server namespace, LAC in the client's; the tunnel (control connection) is set up.
+cat >"$D/lns.conf" <<EOC
+[global]
+listen-addr = 192.0.2.20
+port = 1701
+[lns default]
+ip range = 10.99.0.10-10.99.0.20
+local ip = 10.99.0.1
+require authentication = no
+ppp debug = no
+EOC
+cat >"$D/lac.conf" <<EOC
+[global]
+port = 1701
+[lac lab]
+lns = 192.0.2.20
+require authentication = no
+autodial = yes
+EOC
+ip netns exec "$S" xl2tpd -D -c "$D/lns.conf" -p "$D/lns.pid" -C "$D/lns.ctl" >"$D/lns.log" 2>&1 &
+sleep 0.5
+ip netns exec "$C" xl2tpd -D -c "$D/lac.conf" -p "$D/lac.pid" -C "$D/lac.ctl" >"$D/lac.log" 2>&1 &
+sleep 3
+# PPTP: the pptp client's control connection to a listener on 1723.
+ip netns exec "$S" python3 -c '
+import socket,time
+s=socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1); s.bind(("192.0.2.20",1723)); s.listen(1)
+c,_=s.accept(); c.settimeout(3)
+try: c.recv(4096)
+except Exception: pass
+time.sleep(0.5); c.close()' &
+sleep 0.5
+ip netns exec "$C" timeout 4 pptp 192.0.2.20 --nolaunchpppd --loglevel 0 >"$D/pptp.log" 2>&1 </dev/null || true
 # Scans (nmap) and a SYN flood (hping3, spoofed sources).
 N="nmap -n -Pn -T5 --max-retries 0"
 ip netns exec "$C" $N -sS -p 1-300 192.0.2.20 >/dev/null
@@ -273,14 +307,14 @@ func TestRealToolsCircumvention(t *testing.T) {
 	}
 	testutil.RequireNetns(t)
 	var missing []string
-	for _, tool := range []string{"nmap", "openvpn", "hping3", "sshd", "ssh", "curl", "tcpdump", "openssl", "python3", "ssh-keygen"} {
+	for _, tool := range []string{"nmap", "openvpn", "hping3", "sshd", "ssh", "curl", "tcpdump", "openssl", "python3", "ssh-keygen", "xl2tpd", "pptp"} {
 		if _, err := exec.LookPath(tool); err != nil && !fileExistsAt("/usr/sbin/"+tool) {
 			missing = append(missing, tool)
 		}
 	}
 	if len(missing) > 0 {
 		if os.Getenv("NUNCHI_TEST_REQUIRE_NETNS") == "1" {
-			t.Fatalf("missing tools %v (apt-get install nmap openvpn hping3 openssh-server openssh-client curl tcpdump)", missing)
+			t.Fatalf("missing tools %v (apt-get install nmap openvpn hping3 openssh-server openssh-client curl tcpdump xl2tpd pptp-linux)", missing)
 		}
 		t.Skipf("missing tools %v", missing)
 	}
@@ -313,19 +347,25 @@ func TestRealToolsCircumvention(t *testing.T) {
 		k := e.Anomaly.Type + "/" + e.Anomaly.Event
 		for _, d := range e.Anomaly.Detail {
 			switch d.Key {
-			case "transport", "hmac", "version", "status":
-				k += " " + d.Key + "=" + d.Str
+			case "transport", "hmac", "version", "status", "message", "hostname", "vendor":
+				v := d.Str
+				if d.IsNum {
+					v = fmt.Sprint(d.Num)
+				}
+				k += " " + d.Key + "=" + v
 			}
 		}
 		k += fmt.Sprintf(" :%d", e.DestPort)
 		got[k]++
 	}
 	want := map[string]int{
-		"vpn/openvpn transport=udp hmac=none :1194":     1,
-		"vpn/openvpn transport=tcp hmac=none :8443":     1,
-		"vpn/openvpn transport=udp hmac=tls-auth :5000": 1,
-		"proxy/socks version=5 status=granted :1080":    2,
-		"proxy/socks version=4a status=granted :1080":   1,
+		"vpn/openvpn transport=udp hmac=none :1194":                                              1,
+		"vpn/openvpn transport=tcp hmac=none :8443":                                              1,
+		"vpn/openvpn transport=udp hmac=tls-auth :5000":                                          1,
+		"proxy/socks version=5 status=granted :1080":                                             2,
+		"proxy/socks version=4a status=granted :1080":                                            1,
+		"vpn/l2tp version=2 message=SCCRQ :1701":                                                 1,
+		"vpn/pptp message=start_control_connection_request hostname=local vendor=cananian :1723": 1,
 	}
 	for k, n := range want {
 		if got[k] != n {
