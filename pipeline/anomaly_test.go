@@ -171,7 +171,10 @@ func TestCorpusCircumvention(t *testing.T) {
 // tunnel interface needed); a SOCKS proxy (ssh -D in the server namespace)
 // used by curl with SOCKS5, SOCKS5 with remote names and SOCKS4a; a plain
 // HTTP request; an L2TP tunnel set up by xl2tpd (LAC → LNS); the control
-// connection of the pptp client (pptp-linux) to a listener on 1723; nmap SYN/FIN/NULL/XMAS/UDP scans of one host, a SYN scan of
+// connection of the pptp client (pptp-linux) to a listener on 1723; IKEv2
+// between two strongSwan charons with UDP encapsulation forced (IKE_SA_INIT
+// on 500, IKE_AUTH on 4500 behind the non-ESP marker; this kernel cannot
+// install the ESP SAs, so no ESP follows); nmap SYN/FIN/NULL/XMAS/UDP scans of one host, a SYN scan of
 // 60 routed addresses on port 80; an hping3 SYN flood from random sources.
 // Documentation addresses only; nothing leaves the namespaces.
 const realToolsLab = `#!/usr/bin/env bash
@@ -284,6 +287,44 @@ except Exception: pass
 time.sleep(0.5); c.close()' &
 sleep 0.5
 ip netns exec "$C" timeout 4 pptp 192.0.2.20 --nolaunchpppd --loglevel 0 >"$D/pptp.log" 2>&1 </dev/null || true
+# IPsec: strongSwan IKEv2 with a pre-shared key, UDP encapsulation forced (NAT-T on 4500, ESP in UDP).
+swan() { # name local remote
+	cat >"$D/$1.swanctl.conf" <<EOC
+connections { lab { version = 2
+	local_addrs = $2
+	remote_addrs = $3
+	encap = yes
+	proposals = aes128-sha256-modp2048
+	local { auth = psk
+		id = $2 }
+	remote { auth = psk
+		id = $3 }
+	children { c { local_ts = $2/32
+		remote_ts = $3/32
+		esp_proposals = aes128-sha256 } } } }
+secrets { ike-1 { id-1 = 192.0.2.10
+	id-2 = 192.0.2.20
+	secret = nunchi-lab-secret } }
+EOC
+	cat >"$D/$1.strongswan.conf" <<EOC
+charon { port = 500
+	port_nat_t = 4500
+	load = random nonce aes sha1 sha2 hmac kdf gmp kernel-netlink socket-default vici
+	filelog { lab { path = $D/$1.charon.file
+		default = 1 } } }
+swanctl { load = random nonce aes sha1 sha2 hmac gmp vici pem pkcs1 pubkey x509 }
+EOC
+}
+swan srv 192.0.2.20 192.0.2.10; swan cli 192.0.2.10 192.0.2.20
+runswan() { # ns name initiate
+	ip netns exec "$1" unshare -m bash -c "mount -t tmpfs tmpfs /run && mkdir -p /run/strongswan &&
+		STRONGSWAN_CONF=$D/$2.strongswan.conf /usr/lib/ipsec/charon >$D/$2.charon.log 2>&1 &
+		sleep 1.5; STRONGSWAN_CONF=$D/$2.strongswan.conf swanctl --load-all --file $D/$2.swanctl.conf >$D/$2.load.log 2>&1;
+		if [ $3 = yes ]; then sleep 1; STRONGSWAN_CONF=$D/$2.strongswan.conf swanctl --initiate --child c >$D/$2.init.log 2>&1; fi; sleep 4"
+}
+runswan "$S" srv no & P1=$!
+runswan "$C" cli yes & P2=$!
+wait "$P1" "$P2" || true
 # Scans (nmap) and a SYN flood (hping3, spoofed sources).
 N="nmap -n -Pn -T5 --max-retries 0"
 ip netns exec "$C" $N -sS -p 1-300 192.0.2.20 >/dev/null
@@ -307,14 +348,14 @@ func TestRealToolsCircumvention(t *testing.T) {
 	}
 	testutil.RequireNetns(t)
 	var missing []string
-	for _, tool := range []string{"nmap", "openvpn", "hping3", "sshd", "ssh", "curl", "tcpdump", "openssl", "python3", "ssh-keygen", "xl2tpd", "pptp"} {
-		if _, err := exec.LookPath(tool); err != nil && !fileExistsAt("/usr/sbin/"+tool) {
+	for _, tool := range []string{"nmap", "openvpn", "hping3", "sshd", "ssh", "curl", "tcpdump", "openssl", "python3", "ssh-keygen", "xl2tpd", "pptp", "swanctl", "/usr/lib/ipsec/charon"} {
+		if _, err := exec.LookPath(tool); err != nil && !fileExistsAt("/usr/sbin/"+tool) && !fileExistsAt(tool) {
 			missing = append(missing, tool)
 		}
 	}
 	if len(missing) > 0 {
 		if os.Getenv("NUNCHI_TEST_REQUIRE_NETNS") == "1" {
-			t.Fatalf("missing tools %v (apt-get install nmap openvpn hping3 openssh-server openssh-client curl tcpdump xl2tpd pptp-linux)", missing)
+			t.Fatalf("missing tools %v (apt-get install nmap openvpn hping3 openssh-server openssh-client curl tcpdump xl2tpd pptp-linux strongswan-charon strongswan-swanctl)", missing)
 		}
 		t.Skipf("missing tools %v", missing)
 	}
@@ -347,7 +388,7 @@ func TestRealToolsCircumvention(t *testing.T) {
 		k := e.Anomaly.Type + "/" + e.Anomaly.Event
 		for _, d := range e.Anomaly.Detail {
 			switch d.Key {
-			case "transport", "hmac", "version", "status", "message", "hostname", "vendor":
+			case "transport", "hmac", "version", "status", "message", "hostname", "vendor", "exchange", "nat_t":
 				v := d.Str
 				if d.IsNum {
 					v = fmt.Sprint(d.Num)
@@ -365,6 +406,8 @@ func TestRealToolsCircumvention(t *testing.T) {
 		"proxy/socks version=5 status=granted :1080":                                             2,
 		"proxy/socks version=4a status=granted :1080":                                            1,
 		"vpn/l2tp version=2 message=SCCRQ :1701":                                                 1,
+		"vpn/ipsec version=2 exchange=ike_sa_init nat_t=0 :500":                                  1,
+		"vpn/ipsec version=2 exchange=ike_auth nat_t=1 :4500":                                    1,
 		"vpn/pptp message=start_control_connection_request hostname=local vendor=cananian :1723": 1,
 	}
 	for k, n := range want {
