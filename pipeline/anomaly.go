@@ -17,6 +17,7 @@ const (
 	markTTL      // ttl_anomaly reported
 	markMismatch // protocol_mismatch reported
 	markDupResponse
+	markEstablished // the scan detector was told the handshake completed
 )
 
 // firstDataBytes of each direction's first data segment are kept to spot a
@@ -52,7 +53,10 @@ func (s *Shard) checkPacketAnomalies(f *reassembly.Flow, p *capture.Packet, dir 
 	}
 	switch {
 	case p.TCP.Flags&capture.TCPRst != 0:
-		if f.Pkts[dir] > 1 && first != 0 && delta >= forgedTTLDelta {
+		// Only once data has flowed: a RST that answers a bare handshake
+		// is often the scanning host's own kernel (nmap sends its SYNs
+		// raw, with a TTL of its choosing), not a forgery of anyone.
+		if f.Pkts[dir] > 1 && first != 0 && delta >= forgedTTLDelta && f.Data[0]+f.Data[1] > 0 {
 			s.emitAnomaly(f, p.Timestamp, "forged_rst", "ttl_mismatch",
 				detect.Num("ttl_expected", int64(first)), detect.Num("ttl_seen", int64(p.TTL)),
 				detect.Num("ttl_delta", int64(int(p.TTL)-int(first))), detect.Str("direction", dirName(dir)),
@@ -172,4 +176,50 @@ func (s *Shard) checkFirstSegment(a *appState, f *reassembly.Flow, p *capture.Pa
 			detect.Num("ttl_seen", int64(p.TTL)), detect.Num("ttl_first", int64(f.TTL[dir])))
 		f.Marks |= markDupResponse
 	}
+}
+
+// observeScan feeds the shard's scan detector: every TCP packet, the first
+// packet of other flows; a completed handshake is reported so that busy
+// servers do not look flooded. Scan anomalies belong to no flow: the event
+// carries the scanner as src_ip (and the target as dest_ip when there is one).
+func (s *Shard) observeScan(f *reassembly.Flow, p *capture.Packet) {
+	if p.Proto == capture.ProtoTCP {
+		if f.State == reassembly.StateEstablished && f.Marks&markEstablished == 0 {
+			f.Marks |= markEstablished
+			sAddr, sPort := f.Server()
+			s.scan.Established(sAddr, sPort, p.Timestamp)
+		}
+	} else if f.Pkts[0]+f.Pkts[1] > uint64(max(p.WirePkts, 1)) {
+		return
+	}
+	for _, a := range s.scan.Observe(p.Src, p.Dst, p.SrcPort, p.DstPort, p.Proto, p.TCP.Flags, p.Timestamp) {
+		e := s.arena.Event()
+		e.Type, e.Timestamp, e.Sensor, e.Proto = detect.TypeAnomaly, p.Timestamp, s.sensor, p.Proto
+		e.SrcIP = p.Src.Netip()
+		if a.Event != "horizontal" {
+			e.DestIP, e.DestPort = p.Dst.Netip(), p.DstPort
+		}
+		cp := *a // the detector reuses its slice, not the anomalies; copy anyway: events are immutable
+		e.Anomaly = &cp
+		s.emit(e, evAnomaly)
+	}
+}
+
+// checkRawIPsec reports ESP and AH flows (IP protocols 50 and 51), once,
+// on their first packet, with the SPI.
+func (s *Shard) checkRawIPsec(f *reassembly.Flow, p *capture.Packet) {
+	if f.Pkts[0]+f.Pkts[1] > uint64(max(p.WirePkts, 1)) {
+		return
+	}
+	proto := "esp"
+	off := 0
+	if p.Proto == capture.ProtoAH {
+		proto, off = "ah", 4 // next header, length, reserved
+	}
+	d := []detect.Detail{detect.Str("protocol", proto)}
+	if len(p.Payload) >= off+4 {
+		spi := uint32(p.Payload[off])<<24 | uint32(p.Payload[off+1])<<16 | uint32(p.Payload[off+2])<<8 | uint32(p.Payload[off+3])
+		d = append(d, detect.Num("spi", int64(spi)))
+	}
+	s.emitAnomaly(f, p.Timestamp, "vpn", "ipsec", d...)
 }

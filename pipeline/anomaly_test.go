@@ -49,6 +49,10 @@ var expectedCircumvention = map[string][]struct{ flow, peer string }{
 		// new-flow timeout 30 s), so its retry opens a second flow.
 		{"vpn/ipsec 2003:51:6012::2:500>2003:51:6012::4:500", "Arkime isakmp"},
 		{"vpn/ipsec 2003:51:6012::4:500>2003:51:6012::2:500", "Arkime isakmp"},
+		{"vpn/ipsec 2003:51:6012::2:0>2003:51:6012::4:0", "Arkime esp (raw ESP, reported by the shard)"},
+	},
+	"arkime__ah-esp.pcap": {
+		{"vpn/ipsec 10.0.0.1:0>10.0.0.2:0", "Arkime ah/esp (raw, reported by the shard)"},
 	},
 	"tcpdump__isakmp4500.pcap": {
 		{"vpn/ipsec 192.1.2.254:500>192.1.2.23:500", "tcpdump isakmp phase 1 I ident"},

@@ -280,6 +280,8 @@ func (a *appState) StreamData(dir int, data []byte, ts int64) bool {
 		a.releaseParsers()
 		return false
 	}
+	// NotMine: the probe was wrong; the flow keeps no protocol name.
+	a.proto, a.protoIdx = "", -1
 	a.done = true
 	return false
 }
@@ -313,6 +315,8 @@ func (a *appState) detect() bool {
 			case detect.Upgrade:
 				a.upgrade(a.probeTS)
 				return true
+			case detect.NotMine: // the probe was wrong: no protocol name
+				a.proto, a.protoIdx = "", -1
 			}
 			a.done = true
 			return false

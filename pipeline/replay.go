@@ -15,6 +15,7 @@ import (
 
 	"github.com/nunchi-sensor/nunchi/capture"
 	"github.com/nunchi-sensor/nunchi/detect"
+	"github.com/nunchi-sensor/nunchi/detect/scan"
 	"github.com/nunchi-sensor/nunchi/inject"
 	"github.com/nunchi-sensor/nunchi/reassembly"
 	"github.com/nunchi-sensor/nunchi/rules"
@@ -38,6 +39,8 @@ type Config struct {
 	Protocols []protocol
 	// Streams bounds TCP reassembly (used when Protocols is set).
 	Streams reassembly.StreamConfig
+	// Scan configures port-scan and SYN-flood detection (nil = off).
+	Scan *scan.Config
 	// Inject forges warning replies for rules with action inject (nil = off).
 	Inject *inject.Injector
 	// Rules holds the blocked-site rules (nil = no matching); swapped

@@ -7,6 +7,7 @@ import (
 
 	"github.com/nunchi-sensor/nunchi/capture"
 	"github.com/nunchi-sensor/nunchi/detect"
+	"github.com/nunchi-sensor/nunchi/detect/scan"
 	"github.com/nunchi-sensor/nunchi/inject"
 	"github.com/nunchi-sensor/nunchi/reassembly"
 	"github.com/nunchi-sensor/nunchi/rules"
@@ -106,6 +107,7 @@ type Shard struct {
 	// working on, the trigger of an injection; batchWall is when the batch
 	// began, for latencies in replays.
 	inj       *inject.Injector
+	scan      *scan.Detector // nil = no scan detection
 	curPkt    *capture.Packet
 	curDir    int
 	batchWall int64
@@ -136,6 +138,9 @@ func newShard(id int, cfg Config, sensor string, pub Publisher) *Shard {
 	s.table = reassembly.NewTable(cfg.Flow, s.flowEnded)
 	s.rules = cfg.Rules
 	s.inj = cfg.Inject
+	if cfg.Scan != nil {
+		s.scan, _ = scan.New(*cfg.Scan) // validated with the config
+	}
 	s.emitFn = s.emitApp
 	if cfg.Protocols != nil {
 		s.protocols = cfg.Protocols
@@ -159,6 +164,12 @@ func (s *Shard) process(b *batch) {
 		}
 		f, dir := s.table.Update(p)
 		s.checkPacketAnomalies(f, p, dir)
+		if s.scan != nil {
+			s.observeScan(f, p)
+		}
+		if p.Proto == capture.ProtoESP || p.Proto == capture.ProtoAH {
+			s.checkRawIPsec(f, p)
+		}
 		if s.rules != nil {
 			s.checkServerIP(f)
 		}

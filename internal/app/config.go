@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/nunchi-sensor/nunchi/capture"
+	"github.com/nunchi-sensor/nunchi/detect/scan"
 	"github.com/nunchi-sensor/nunchi/inject"
 	"github.com/nunchi-sensor/nunchi/internal/config"
 	"github.com/nunchi-sensor/nunchi/reassembly"
@@ -20,17 +21,18 @@ import (
 // with their defaults and rejected when switched on, so a config written
 // for the documented contract never fails on an unknown key.
 type Config struct {
-	Sensor  string                  `yaml:"sensor"`
-	Capture capture.Config          `yaml:"capture"`
-	Flow    reassembly.FlowConfig   `yaml:"flow"`
-	Streams reassembly.StreamConfig `yaml:"streams"`
-	Rules   RulesConfig             `yaml:"rules"`
-	Inject  inject.Config           `yaml:"inject"`
-	Sinks   SinksConfig             `yaml:"sinks"`
-	Metrics MetricsConfig           `yaml:"metrics"`
-	Report  ReportConfig            `yaml:"report"`
-	Stats   StatsConfig             `yaml:"stats"`
-	Log     LogConfig               `yaml:"log"`
+	Sensor    string                  `yaml:"sensor"`
+	Capture   capture.Config          `yaml:"capture"`
+	Flow      reassembly.FlowConfig   `yaml:"flow"`
+	Streams   reassembly.StreamConfig `yaml:"streams"`
+	Rules     RulesConfig             `yaml:"rules"`
+	Inject    inject.Config           `yaml:"inject"`
+	Sinks     SinksConfig             `yaml:"sinks"`
+	Metrics   MetricsConfig           `yaml:"metrics"`
+	Report    ReportConfig            `yaml:"report"`
+	Anomalies AnomaliesConfig         `yaml:"anomalies"`
+	Stats     StatsConfig             `yaml:"stats"`
+	Log       LogConfig               `yaml:"log"`
 }
 
 // RulesConfig names the rule and list files (any supported format, detected
@@ -55,6 +57,22 @@ type SinksConfig struct {
 	JSONL             jsonl.Config     `yaml:"jsonl"`
 	Kafka             KafkaConfig      `yaml:"kafka"`
 	ClickHouse        ClickHouseConfig `yaml:"clickhouse"`
+}
+
+// AnomaliesConfig tunes the anomaly detectors the shards run themselves.
+type AnomaliesConfig struct {
+	// ScanDetection turns the port-scan and SYN-flood detector on.
+	ScanDetection bool        `yaml:"scan_detection"`
+	Scan          scan.Config `yaml:"scan"`
+}
+
+// scanConfig is the pipeline's view: nil when scan detection is off.
+func (c AnomaliesConfig) scanConfig() *scan.Config {
+	if !c.ScanDetection {
+		return nil
+	}
+	sc := c.Scan
+	return &sc
 }
 
 // StatsConfig controls stats events.
@@ -100,12 +118,13 @@ func DefaultConfig() Config {
 		host = "nunchi"
 	}
 	return Config{
-		Sensor:  host,
-		Capture: capture.DefaultConfig(),
-		Flow:    reassembly.DefaultFlowConfig(),
-		Streams: reassembly.DefaultStreamConfig(),
-		Rules:   RulesConfig{ReloadCheck: 5 * time.Second},
-		Inject:  inject.DefaultConfig(),
+		Sensor:    host,
+		Capture:   capture.DefaultConfig(),
+		Flow:      reassembly.DefaultFlowConfig(),
+		Streams:   reassembly.DefaultStreamConfig(),
+		Rules:     RulesConfig{ReloadCheck: 5 * time.Second},
+		Inject:    inject.DefaultConfig(),
+		Anomalies: AnomaliesConfig{ScanDetection: true, Scan: scan.DefaultConfig()},
 
 		Sinks: SinksConfig{
 			QueueConfig: sinks.DefaultQueueConfig(),

@@ -88,6 +88,7 @@ func Live(ctx context.Context, cfg Config, opts LiveOptions, log *slog.Logger) (
 		Protocols:     pipeline.DefaultProtocols(),
 		StatsInterval: cfg.Stats.Interval,
 		Inject:        inj,
+		Scan:          cfg.Anomalies.scanConfig(),
 	}, pipeline.LiveOptions{
 		SpanDedupWindow: cfg.Capture.Live.SpanDedupWindow,
 		SlowBatch:       opts.SlowBatch,

@@ -59,6 +59,7 @@ func Replay(ctx context.Context, cfg Config, opts ReplayOptions, log *slog.Logge
 		Protocols:     pipeline.DefaultProtocols(),
 		StatsInterval: cfg.Stats.Interval,
 		Inject:        inj,
+		Scan:          cfg.Anomalies.scanConfig(),
 	}, log, fan, fan)
 
 	running, stopAround, err := startAround(ctx, cfg, rp, fan, log)
