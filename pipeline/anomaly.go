@@ -2,6 +2,7 @@ package pipeline
 
 import (
 	"net/netip"
+	"strings"
 
 	"github.com/nunchi-sensor/nunchi/capture"
 	"github.com/nunchi-sensor/nunchi/detect"
@@ -52,6 +53,10 @@ func (s *Shard) checkPacketAnomalies(f *reassembly.Flow, p *capture.Packet, dir 
 		rstMark = markRSTToClient
 	}
 	switch {
+	case p.TCP.Flags&capture.TCPRst != 0 && s.rstBurst(f, p, dir):
+		s.emitAnomaly(f, p.Timestamp, "forged_rst", "rst_burst",
+			detect.Str("direction", dirName(dir)), detect.Num("ttl_seen", int64(p.TTL)), detect.Num("seq", int64(p.TCP.Seq)))
+		f.Marks |= markForged
 	case p.TCP.Flags&capture.TCPRst != 0:
 		// Only once data has flowed: a RST that answers a bare handshake
 		// is often the scanning host's own kernel (nmap sends its SYNs
@@ -87,18 +92,37 @@ func dirName(dir int) string {
 // checkAppAnomalies looks at an application event: TLS without SNI or with
 // an address for a name, a protocol on another protocol's well-known port,
 // proxy use.
-func (s *Shard) checkAppAnomalies(e *detect.Event, f *reassembly.Flow) {
+func (s *Shard) checkAppAnomalies(e *detect.Event, a *appState, f *reassembly.Flow) {
 	switch {
 	case e.TLS != nil && e.TLS.JA3 != nil: // a ClientHello was seen
-		if e.TLS.SNI == "" {
+		sni := e.TLS.SNI
+		switch {
+		case sni == "":
 			s.emitAnomaly(f, e.Timestamp, "tls_no_sni", "tls_no_sni")
-		} else if _, err := netip.ParseAddr(e.TLS.SNI); err == nil {
-			s.emitAnomaly(f, e.Timestamp, "tls_ip_sni", "tls_ip_sni", detect.Str("sni", e.TLS.SNI))
+		case isIPLiteral(sni):
+			s.emitAnomaly(f, e.Timestamp, "tls_ip_sni", "tls_ip_sni", detect.Str("sni", sni))
+		case !validHostname(sni):
+			s.emitAnomaly(f, e.Timestamp, "tls_invalid_sni", "tls_invalid_sni", detect.Str("sni", sni))
+		case isDoHEndpoint(sni):
+			s.emitAnomaly(f, e.Timestamp, "doh", "tls", detect.Str("sni", sni))
 		}
+		// ECH is not an anomaly here: Chrome offers a GREASE ECH extension on
+		// every connection, indistinguishable on the wire from a real one;
+		// the tls event's "ech" flag carries it for those who want it.
+		if a != nil && a.connectHost != "" && sni != "" && !strings.EqualFold(a.connectHost, sni) {
+			// A CONNECT to one name carrying TLS for another: domain fronting through the proxy.
+			s.emitAnomaly(f, e.Timestamp, "proxy", "connect_sni_mismatch",
+				detect.Str("connect_host", a.connectHost), detect.Str("sni", sni))
+		}
+	case e.QUIC != nil && e.QUIC.SNI != "" && isDoHEndpoint(e.QUIC.SNI):
+		s.emitAnomaly(f, e.Timestamp, "doh", "quic", detect.Str("sni", e.QUIC.SNI))
 	case e.HTTP != nil && e.HTTP.Proxied:
 		kind := "absolute_uri"
 		if e.HTTP.Method == "CONNECT" {
 			kind = "http_connect"
+			if a != nil {
+				a.connectHost = e.HTTP.Hostname
+			}
 		}
 		s.emitAnomaly(f, e.Timestamp, "proxy", kind, detect.Str("host", e.HTTP.Hostname))
 	}
@@ -222,4 +246,85 @@ func (s *Shard) checkRawIPsec(f *reassembly.Flow, p *capture.Packet) {
 		d = append(d, detect.Num("spi", int64(spi)))
 	}
 	s.emitAnomaly(f, p.Timestamp, "vpn", "ipsec", d...)
+}
+
+func isIPLiteral(s string) bool {
+	_, err := netip.ParseAddr(s)
+	return err == nil
+}
+
+// validHostname: LDH labels (underscore tolerated), 1–63 bytes each, at
+// most 253 in all — what a server_name host_name must be (RFC 6066 §3).
+func validHostname(s string) bool {
+	if len(s) > 253 {
+		return false
+	}
+	label := 0
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		switch {
+		case c == '.':
+			if label == 0 {
+				return false
+			}
+			label = 0
+			continue
+		case c >= 'a' && c <= 'z', c >= 'A' && c <= 'Z', c >= '0' && c <= '9', c == '-', c == '_':
+		default:
+			return false
+		}
+		if label++; label > 63 {
+			return false
+		}
+	}
+	return label > 0 || (len(s) > 1 && s[len(s)-1] == '.')
+}
+
+// dohEndpoints are public DNS-over-HTTPS resolvers' names: a client that
+// resolves through them bypasses DNS-based blocking and DNS monitoring.
+var dohEndpoints = map[string]bool{
+	"dns.google": true, "dns.google.com": true, "8888.google": true,
+	"cloudflare-dns.com": true, "mozilla.cloudflare-dns.com": true, "chrome.cloudflare-dns.com": true,
+	"one.one.one.one": true, "1dot1dot1dot1.cloudflare-dns.com": true, "security.cloudflare-dns.com": true,
+	"family.cloudflare-dns.com": true,
+	"dns.quad9.net":             true, "dns9.quad9.net": true, "dns10.quad9.net": true, "dns11.quad9.net": true,
+	"doh.opendns.com": true, "doh.familyshield.opendns.com": true, "dns.umbrella.com": true,
+	"dns.adguard.com": true, "dns.adguard-dns.com": true, "unfiltered.adguard-dns.com": true, "family.adguard-dns.com": true,
+	"doh.cleanbrowsing.org": true, "dns.nextdns.io": true, "doh.mullvad.net": true, "dns.mullvad.net": true,
+	"ordns.he.net": true, "dns.alidns.com": true, "doh.pub": true, "dns.twnic.tw": true, "doh.libredns.gr": true,
+	"dns.controld.com": true, "freedns.controld.com": true, "doh.dns.sb": true, "dns.switch.ch": true,
+	"doh.applied-privacy.net": true, "odvr.nic.cz": true, "dns0.eu": true, "doh.dns4all.eu": true,
+}
+
+func isDoHEndpoint(sni string) bool {
+	if dohEndpoints[sni] {
+		return true
+	}
+	// NextDNS and Control D profiles: <id>.dns.nextdns.io and the like.
+	for _, suffix := range []string{".dns.nextdns.io", ".dns.controld.com"} {
+		if strings.HasSuffix(sni, suffix) {
+			return true
+		}
+	}
+	return false
+}
+
+// rstBurstWindow: two resets with different sequence numbers from one side
+// within this much packet time are a burst spread over the window — how an
+// injector makes sure one lands; a stack sends one reset per segment it
+// refuses, at the sequence number that segment asked for.
+const rstBurstWindow = int64(20 * 1e6)
+
+// rstBurst records a RST and reports whether it makes a burst.
+func (s *Shard) rstBurst(f *reassembly.Flow, p *capture.Packet, dir int) bool {
+	if f.App == 0 || int(f.App) >= len(s.apps) {
+		return false
+	}
+	a := s.apps[f.App]
+	bit := uint8(1) << dir
+	burst := a.rstSeen&bit != 0 && p.TCP.Seq != a.rstSeq[dir] && p.Timestamp-a.rstTS[dir] <= rstBurstWindow &&
+		p.Timestamp >= a.rstTS[dir]
+	a.rstSeen |= bit
+	a.rstSeq[dir], a.rstTS[dir] = p.TCP.Seq, p.Timestamp
+	return burst
 }

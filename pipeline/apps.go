@@ -45,6 +45,11 @@ type appState struct {
 	firstData [2][firstDataBytes]byte
 	firstLen  [2]uint8
 	firstSeen uint8
+
+	connectHost string    // the host of an HTTP CONNECT in this flow
+	rstSeq      [2]uint32 // the last RST of each direction (burst detection)
+	rstTS       [2]int64
+	rstSeen     uint8
 }
 
 // appSlabSize is how many app states one allocation makes room for.
@@ -410,7 +415,7 @@ func (s *Shard) emitApp(e *detect.Event) {
 	e.AppProto = a.proto
 	s.emit(e, eventKind(e.Type))
 	if e.Type != detect.TypeAnomaly {
-		s.checkAppAnomalies(e, f)
+		s.checkAppAnomalies(e, a, f)
 	}
 	if s.rules != nil {
 		s.checkNames(e, a, f)

@@ -261,7 +261,7 @@ func TestInjectLive(t *testing.T) {
 		}
 	}
 	t.Logf("observer's anomalies: %v", seen)
-	if n := seen["forged_rst/rst_then_data/443"] + seen["forged_rst/ttl_mismatch/443"]; n < runs*9/10 {
+	if n := seen["forged_rst/rst_then_data/443"] + seen["forged_rst/ttl_mismatch/443"] + seen["forged_rst/rst_burst/443"]; n < runs*9/10 {
 		t.Errorf("observer saw %d forged resets on TLS flows, want ≥ %d", n, runs*9/10)
 	}
 	if n := seen["overlap_conflict/duplicate_response/80"] + seen["overlap_conflict/overlap_conflict/80"]; n < runs*9/10 {
