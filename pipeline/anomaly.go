@@ -44,6 +44,11 @@ func (s *Shard) checkPacketAnomalies(f *reassembly.Flow, p *capture.Packet, dir 
 		return
 	}
 	first := f.TTL[dir] // TTL of the first packet of this direction
+	if f.Tunnel.Type != capture.TunnelNone {
+		// Inside a tunnel the inner TTL says nothing about who sent the
+		// packet (a Teredo relay answers with its own hop limit).
+		first = 0
+	}
 	delta := int(p.TTL) - int(first)
 	if delta < 0 {
 		delta = -delta
