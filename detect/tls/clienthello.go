@@ -1,7 +1,6 @@
 package tls
 
 import (
-	"crypto/md5"
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
@@ -305,14 +304,7 @@ func (c *ClientHello) appendJA3(b []byte) []byte {
 }
 
 // JA3 returns the JA3 fingerprint (string and MD5).
-func (c *ClientHello) JA3() detect.JA3 {
-	return ja3(c.JA3String())
-}
-
-func ja3(s string) detect.JA3 {
-	sum := md5.Sum([]byte(s))
-	return detect.JA3{Hash: hex.EncodeToString(sum[:]), String: s}
-}
+func (c *ClientHello) JA3() detect.JA3 { return *c.JA3In(nil) }
 
 // versionCode is JA4's two-character version.
 func versionCode(v uint16) string {
@@ -385,9 +377,7 @@ func appendHash12(b, s []byte) []byte {
 // JA4 returns the JA4 fingerprint (https://github.com/FoxIO-LLC/ja4,
 // technical_details/JA4.md) for transport 't' (TCP), 'q' (QUIC) or 'd'
 // (DTLS).
-func (c *ClientHello) JA4(transport byte) string {
-	return string(c.appendJA4(make([]byte, 0, 36), transport))
-}
+func (c *ClientHello) JA4(transport byte) string { return c.JA4In(nil, transport) }
 
 // appendJA4 appends the JA4 fingerprint to out.
 func (c *ClientHello) appendJA4(out []byte, transport byte) []byte {

@@ -106,7 +106,8 @@ func (s *ServerHello) appendJA3S(b []byte) []byte {
 
 // JA3S returns the JA3S fingerprint (string and MD5).
 func (s *ServerHello) JA3S() detect.JA3 {
-	return ja3(s.JA3SString())
+	var buf [256]byte
+	return *ja3Of(nil, s.appendJA3S(buf[:0]))
 }
 
 // VersionName names a protocol version as events carry it: "SSL 3.0",
