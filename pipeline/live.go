@@ -129,6 +129,19 @@ func (l *Live) runShard(ctx context.Context, i int) {
 			time.Sleep(l.opts.SlowBatch)
 		}
 	}
+	// take counts, decodes and de-duplicates the frame just read into fr
+	// and adds it to the batch (processing the batch first when it is full).
+	take := func() {
+		frames++
+		byt += uint64(fr.WireLen)
+		if dec.Decode(&p, fr.LinkType, fr.Data, fr.Timestamp, fr.WireLen) != capture.Decoded || dedup.Duplicate(&p) {
+			return
+		}
+		if !b.add(&p) {
+			process(p.Timestamp)
+			b.add(&p)
+		}
+	}
 	if int(l.started.Add(1)) == len(l.shards) && l.opts.OnStarted != nil {
 		l.opts.OnStarted()
 	}
@@ -150,18 +163,7 @@ func (l *Live) runShard(ctx context.Context, i int) {
 					time.Sleep(50 * time.Millisecond)
 					break
 				}
-				frames++
-				byt += uint64(fr.WireLen)
-				if dec.Decode(&p, fr.LinkType, fr.Data, fr.Timestamp, fr.WireLen) != capture.Decoded {
-					continue
-				}
-				if dedup.Duplicate(&p) {
-					continue
-				}
-				if !b.add(&p) {
-					process(p.Timestamp)
-					b.add(&p)
-				}
+				take()
 			}
 		}
 		now := time.Now().UnixNano()
@@ -193,15 +195,7 @@ func (l *Live) runShard(ctx context.Context, i int) {
 			if err := src.ReadFrame(&fr); err != nil {
 				break
 			}
-			frames++
-			byt += uint64(fr.WireLen)
-			if dec.Decode(&p, fr.LinkType, fr.Data, fr.Timestamp, fr.WireLen) != capture.Decoded || dedup.Duplicate(&p) {
-				continue
-			}
-			if !b.add(&p) {
-				process(p.Timestamp)
-				b.add(&p)
-			}
+			take()
 		}
 	}
 	if len(b.pkts) > 0 {
