@@ -69,10 +69,11 @@ type Trigger struct {
 
 // Frame is one built packet and where it goes.
 type Frame struct {
-	Data     []byte
-	ToClient bool
-	Seq, Ack uint32 // TCP
-	Flags    string // "FA", "R", "DNS"…
+	Data       []byte
+	ToClient   bool
+	Seq, Ack   uint32 // TCP
+	Flags      string // "FA", "R", "DNS"…
+	PayloadLen int    // transport payload bytes
 }
 
 // L2 addresses used for the frames (see Config.NextHopMAC / SourceMAC).
@@ -232,7 +233,8 @@ func (in *Injector) tcpFrame(t *Trigger, toClient bool, seq, ack uint32, fl tcpF
 	if err := gopacket.SerializeLayers(buf, serializeOpts, ls...); err != nil {
 		return Frame{}, fmt.Errorf("inject: build TCP: %w", err)
 	}
-	return Frame{Data: append([]byte(nil), buf.Bytes()...), ToClient: toClient, Seq: seq, Ack: ack, Flags: fl.String()}, nil
+	return Frame{Data: append([]byte(nil), buf.Bytes()...), ToClient: toClient, Seq: seq, Ack: ack, Flags: fl.String(),
+		PayloadLen: len(payload)}, nil
 }
 
 func (in *Injector) udpFrame(t *Trigger, payload []byte) (Frame, error) {
@@ -248,7 +250,7 @@ func (in *Injector) udpFrame(t *Trigger, payload []byte) (Frame, error) {
 	if err := gopacket.SerializeLayers(buf, serializeOpts, ls...); err != nil {
 		return Frame{}, fmt.Errorf("inject: build UDP: %w", err)
 	}
-	return Frame{Data: append([]byte(nil), buf.Bytes()...), ToClient: true, Flags: "DNS"}, nil
+	return Frame{Data: append([]byte(nil), buf.Bytes()...), ToClient: true, Flags: "DNS", PayloadLen: len(payload)}, nil
 }
 
 // httpResponse is the warning: a 302 to the configured location or a

@@ -99,7 +99,7 @@ func (s *Shard) tryInject(f *reassembly.Flow, cid string, surf rules.Surface, na
 		if fr.ToClient {
 			j.Seq, j.Ack = fr.Seq, fr.Ack
 			if kind == inject.KindHTTPWarning {
-				pi.ourEnd = fr.Seq + uint32(httpPayloadLen(fr.Data)) + 1
+				pi.ourEnd = fr.Seq + uint32(fr.PayloadLen) + 1 // data, then our FIN
 			}
 			break
 		}
@@ -113,16 +113,6 @@ func (s *Shard) tryInject(f *reassembly.Flow, cid string, surf rules.Surface, na
 	if res.DryRun {
 		s.settleInject(a, "unknown", "dry_run")
 	}
-}
-
-// httpPayloadLen is the TCP payload length of a frame we built.
-func httpPayloadLen(frame []byte) int {
-	var p capture.Packet
-	d := capture.NewDecoder(capture.DefaultDecoderConfig())
-	if d.Decode(&p, capture.LinkEthernet, frame, 1, len(frame)) != capture.Decoded {
-		return 0
-	}
-	return int(p.PayloadLen)
 }
 
 // watchInject decides the race from the packets that follow an injection.
