@@ -218,7 +218,7 @@ func (s *Shard) observeScan(f *reassembly.Flow, p *capture.Packet) {
 			sAddr, sPort := f.Server()
 			s.scan.Established(sAddr, sPort, p.Timestamp)
 		}
-	} else if f.Pkts[0]+f.Pkts[1] > uint64(max(p.WirePkts, 1)) {
+	} else if !firstPacket(f, p) {
 		return
 	}
 	for _, a := range s.scan.Observe(p.Src, p.Dst, p.SrcPort, p.DstPort, p.Proto, p.TCP.Flags, p.Timestamp) {
@@ -237,7 +237,7 @@ func (s *Shard) observeScan(f *reassembly.Flow, p *capture.Packet) {
 // checkRawIPsec reports ESP and AH flows (IP protocols 50 and 51), once,
 // on their first packet, with the SPI.
 func (s *Shard) checkRawIPsec(f *reassembly.Flow, p *capture.Packet) {
-	if f.Pkts[0]+f.Pkts[1] > uint64(max(p.WirePkts, 1)) {
+	if !firstPacket(f, p) {
 		return
 	}
 	proto := "esp"
@@ -332,4 +332,10 @@ func (s *Shard) rstBurst(f *reassembly.Flow, p *capture.Packet, dir int) bool {
 	a.rstSeen |= bit
 	a.rstSeq[dir], a.rstTS[dir] = p.TCP.Seq, p.Timestamp
 	return burst
+}
+
+// firstPacket reports whether p (already counted) is its flow's first
+// packet (a reassembled datagram counts its wire fragments).
+func firstPacket(f *reassembly.Flow, p *capture.Packet) bool {
+	return f.Pkts[0]+f.Pkts[1] <= uint64(max(p.WirePkts, 1))
 }
