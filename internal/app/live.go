@@ -80,16 +80,7 @@ func Live(ctx context.Context, cfg Config, opts LiveOptions, log *slog.Logger) (
 	fan := sinks.NewFanout(cfg.Sinks.QueueConfig, false, log, sinkList...)
 	fan.Start()
 
-	lv := pipeline.NewLive(pipeline.Config{
-		Sensor:        cfg.Sensor,
-		Decode:        cfg.Capture.Decode,
-		Flow:          cfg.Flow,
-		Streams:       cfg.Streams,
-		Protocols:     pipeline.DefaultProtocols(),
-		StatsInterval: cfg.Stats.Interval,
-		Inject:        inj,
-		Scan:          cfg.Anomalies.scanConfig(),
-	}, pipeline.LiveOptions{
+	lv := pipeline.NewLive(pipelineConfig(cfg, inj), pipeline.LiveOptions{
 		SpanDedupWindow: cfg.Capture.Live.SpanDedupWindow,
 		SlowBatch:       opts.SlowBatch,
 		OnStarted:       opts.OnStarted,

@@ -49,18 +49,9 @@ func Replay(ctx context.Context, cfg Config, opts ReplayOptions, log *slog.Logge
 	}
 	defer inj.Close()
 
-	rp := pipeline.NewReplay(pipeline.Config{
-		Sensor:        cfg.Sensor,
-		Shards:        cfg.Capture.Shards,
-		Speed:         cfg.Capture.Speed,
-		Decode:        cfg.Capture.Decode,
-		Flow:          cfg.Flow,
-		Streams:       cfg.Streams,
-		Protocols:     pipeline.DefaultProtocols(),
-		StatsInterval: cfg.Stats.Interval,
-		Inject:        inj,
-		Scan:          cfg.Anomalies.scanConfig(),
-	}, log, fan, fan)
+	pcfg := pipelineConfig(cfg, inj)
+	pcfg.Shards, pcfg.Speed = cfg.Capture.Shards, cfg.Capture.Speed
+	rp := pipeline.NewReplay(pcfg, log, fan, fan)
 
 	running, stopAround, err := startAround(ctx, cfg, rp, fan, log)
 	if err != nil {
@@ -81,6 +72,21 @@ func Replay(ctx context.Context, cfg Config, opts ReplayOptions, log *slog.Logge
 	stopErr := stopSinks(fan, opts.ShutdownGrace)
 	// The caller reports the error (one line on stderr, from main).
 	return rp.Stats(), errors.Join(runErr, stopErr)
+}
+
+// pipelineConfig is the part of the pipeline's configuration that replay
+// and live share (live takes its shard count from its sockets).
+func pipelineConfig(cfg Config, inj *inject.Injector) pipeline.Config {
+	return pipeline.Config{
+		Sensor:        cfg.Sensor,
+		Decode:        cfg.Capture.Decode,
+		Flow:          cfg.Flow,
+		Streams:       cfg.Streams,
+		Protocols:     pipeline.DefaultProtocols(),
+		StatsInterval: cfg.Stats.Interval,
+		Inject:        inj,
+		Scan:          cfg.Anomalies.scanConfig(),
+	}
 }
 
 // runner is what Replay and Live have in common around the pipeline.
