@@ -157,13 +157,30 @@ func (s *Set) Warnings() []string {
 
 // ruleIDCache memoises RuleID strings: a direct-mapped, lock-free cache
 // with a power-of-two number of slots (the number of entries rounded up,
-// at most maxRuleIDSlots: 2 MiB of pointers). The first hit of an entry
-// formats its RuleID (one allocation); repeated hits of recently seen
-// entries allocate nothing. Storing 10 M formatted IDs up front would cost
-// more than the whole matcher.
+// at most maxRuleIDSlots: 8 MiB). The first hit of an entry formats its
+// RuleID (one allocation); repeated hits of recently seen entries allocate
+// nothing. Storing 10 M formatted IDs up front would cost more than the
+// whole matcher.
+//
+// A slot holds the string itself (its data pointer and length) under a
+// sequence counter, not a pointer to a boxed entry: a cold hit reads the
+// slot in the same memory round trip as the entry's record (both are
+// addressed by the entry's ref) instead of a third, dependent one.
 type ruleIDCache struct {
-	slots []atomic.Pointer[ruleIDEntry]
+	slots []ruleIDSlot
 	shift uint8 // 64 - log2(len(slots))
+}
+
+// ruleIDSlot is a seqlock: a writer makes seq odd, stores key, p and n,
+// then makes seq even again; a reader trusts the fields only when seq is
+// the same even number before and after reading them. Every field is an
+// atomic, so concurrent shards are race-free. 32 bytes: two per cache line.
+type ruleIDSlot struct {
+	seq atomic.Uint32
+	n   atomic.Uint32
+	key atomic.Uint64 // see match and matchRef; 0 = empty
+	p   atomic.Pointer[byte]
+	_   [8]byte
 }
 
 const maxRuleIDSlots = 1 << 18
@@ -173,22 +190,28 @@ func newRuleIDCache(entries int) ruleIDCache {
 	for n < entries && n < maxRuleIDSlots {
 		n <<= 1
 	}
-	return ruleIDCache{slots: make([]atomic.Pointer[ruleIDEntry], n), shift: uint8(64 - bits.TrailingZeros(uint(n)))}
-}
-
-type ruleIDEntry struct {
-	key uint64 // see match and matchRef
-	id  string
+	return ruleIDCache{slots: make([]ruleIDSlot, n), shift: uint8(64 - bits.TrailingZeros(uint(n)))}
 }
 
 // ruleID returns the RuleID for src and line, cached under key.
 func (s *Set) ruleID(key uint64, src uint16, line uint32) string {
 	slot := &s.ids.slots[(key*0x9E3779B97F4A7C15)>>s.ids.shift]
-	if e := slot.Load(); e != nil && e.key == key {
-		return e.id
+	seq := slot.seq.Load()
+	if seq&1 == 0 && slot.key.Load() == key {
+		p, n := slot.p.Load(), slot.n.Load()
+		if p != nil && slot.seq.Load() == seq {
+			return unsafe.String(p, n)
+		}
 	}
 	id := s.sources[src].prefix + strconv.FormatUint(uint64(line), 10)
-	slot.Store(&ruleIDEntry{key: key, id: id})
+	// A slot another shard is writing keeps its value: this hit allocates
+	// once more, no one waits.
+	if seq&1 == 0 && slot.seq.CompareAndSwap(seq, seq+1) {
+		slot.key.Store(key)
+		slot.p.Store(unsafe.StringData(id))
+		slot.n.Store(uint32(len(id)))
+		slot.seq.Store(seq + 2)
+	}
 	return id
 }
 
