@@ -158,6 +158,9 @@ func (s *Spool) recover() error {
 	}
 	sort.Slice(seqs, func(i, j int) bool { return seqs[i] < seqs[j] })
 	rs, ro, ok := s.loadPos()
+	// A position inside (or before) a segment's header was never written by
+	// a spool: read.pos was damaged in a way its checksum cannot tell.
+	ro = max(ro, headerLen)
 	if !ok || len(seqs) == 0 || rs < seqs[0] {
 		// No usable position: start at the oldest segment (re-sends, never loses).
 		rs, ro = 0, headerLen
