@@ -398,3 +398,36 @@ func bytesString(b []byte) string {
 	}
 	return unsafe.String(&b[0], len(b))
 }
+
+// URLHost reports whether some URL prefix entry names host (normalised as
+// for MatchURL) or, for entries written ".host/…", one of its parents:
+// the hosts whose request paths MatchURL needs to see. A retro-match over
+// stored HTTP events (`nunchi rules retro`) reads the paths of those hosts
+// only, and of the hosts MatchName blocks.
+func (s *Set) URLHost(host string) bool {
+	if s == nil || len(s.urls) == 0 {
+		return false
+	}
+	var buf [maxQuery]byte
+	key, ip, kind := normalizeQuery(&buf, host)
+	switch kind {
+	case queryIP:
+		key = ipKey(&buf, ip)
+	case queryBad:
+		return false
+	}
+	for i := 0; ; {
+		if es, ok := s.urls[string(key[i:])]; ok {
+			for j := range es {
+				if i == 0 || es[j].suffix {
+					return true
+				}
+			}
+		}
+		d := indexByte(key[i:], '.')
+		if d < 0 {
+			return false
+		}
+		i += d + 1
+	}
+}

@@ -78,5 +78,6 @@ func newRulesCmd(stdout io.Writer) *cobra.Command {
 			return nil
 		},
 	})
+	cmd.AddCommand(newRetroCmd(stdout))
 	return cmd
 }
