@@ -52,8 +52,24 @@
 #     windows   ttl 128, no timestamps, mss 1460, sackOK, wscale 8, window 64240
 #     bsd, mac  ttl 64, timestamps, mss 1380 (route advmss), wscale 6, window 65535
 #     router255 ttl 255, no timestamps, no SACK, no window scaling, mss 1460
-#   NAT_LAB_UPNP=1        run miniupnpd (nftables backend) on the router, UPnP
-#                         IGD on the inside interface, NAT-PMP too
+#   NAT_LAB_UPNP=1        run miniupnpd (miniupnpd-nftables, table inet
+#                         natlab_upnp) on the router: UPnP IGD (SSDP, HTTP on
+#                         192.0.2.1:5000) and NAT-PMP/PCP on the inside
+#                         interface, secure_mode off, 192.0.2.0/24 allowed;
+#                         client 1 serves HTTP on 192.0.2.11:8080. miniupnpd
+#                         refuses a reserved external address (every
+#                         documentation range is one) unless STUN proves it
+#                         reachable, so it runs ext_perform_stun against
+#                         stund: RFC 5389 Binding requests from PUBLIC_IP to
+#                         203.0.113.10:3478 during `up` (before it returns).
+#                         upnpc needs -i for the same reason ("Found a (not
+#                         connected?) IGD": its external address is
+#                         reserved). `traffic` then runs `upnpc -i -a
+#                         192.0.2.11 8080 8080 TCP` in client 1 (SSDP
+#                         M-SEARCH, SOAP AddPortMapping), curl
+#                         http://PUBLIC_IP:8080/ from the server namespace
+#                         (through the forward miniupnpd added), and `upnpc
+#                         -d` (SOAP DeletePortMapping, no discovery).
 #   NAT_LAB_ID=xxxxx      the lab id (default: random)
 #
 # lab.env (shell syntax; lists are double-quoted): LAB_ID, VARIANT, OUT_IF, IN_IF, SW_NS, ROUTER_NS, SRV_NS (stund and
@@ -357,7 +373,8 @@ NGINX
 		if [[ -s $dir/nginx-srv.pid && -s $dir/nginx-web.pid ]] &&
 			ip netns exec "$srv" ss -Htln | grep -q "$SRV1:443" &&
 			ip netns exec "$web" ss -Htln | grep -q "$WEB:80" &&
-			ip netns exec "$srv" ss -Huln | grep -q "$SRV2:3479"; then
+			ip netns exec "$srv" ss -Huln | grep -q "$SRV2:3479" &&
+			{ [[ ${NAT_LAB_UPNP:-0} != 1 ]] || ip netns exec "$rt" ss -Htln | grep -q ":5000 "; }; then
 			# neighbours resolved before any test capture starts
 			for ns in "${clients[@]}"; do
 				ip netns exec "$ns" ping -c1 -W2 192.0.2.1 >/dev/null
@@ -442,12 +459,12 @@ stun_run() {
 upnp_run() {
 	local c1=${CLIENTS[0]}
 	{
-		echo "# upnpc -a 192.0.2.11 8080 8080 TCP"
-		ip netns exec "$c1" upnpc -m eth0 -a 192.0.2.11 8080 8080 TCP 2>&1 || true
+		echo "# upnpc -i -a 192.0.2.11 8080 8080 TCP"
+		ip netns exec "$c1" upnpc -i -m eth0 -e nat-lab -a 192.0.2.11 8080 8080 TCP 2>&1 || true
 		echo "# inbound: curl http://$PUBLIC_IP:8080/ from $SRV_NS"
 		ip netns exec "$SRV_NS" curl -sS -m 5 "http://$PUBLIC_IP:8080/" 2>&1 || true
-		echo "# upnpc -d 8080 TCP"
-		ip netns exec "$c1" upnpc -m eth0 -d 8080 TCP 2>&1 || true
+		echo "# upnpc -i -u http://192.0.2.1:5000/rootDesc.xml -d 8080 TCP"
+		ip netns exec "$c1" upnpc -i -u http://192.0.2.1:5000/rootDesc.xml -d 8080 TCP 2>&1 || true
 	} >"$dir/upnp.out"
 	cat "$dir/upnp.out" >&2
 }
@@ -493,8 +510,11 @@ down() {
 			ip netns del "$ns" 2>/dev/null
 		fi
 	done
-	ip link del "$OUT_IF" 2>/dev/null
-	ip link del "$IN_IF" 2>/dev/null
+	# shellcheck disable=SC2153 # OUT_IF and IN_IF come from lab.env
+	{
+		ip link del "$OUT_IF"
+		ip link del "$IN_IF"
+	} 2>/dev/null
 	rm -rf "$dir"
 	return 0
 }
