@@ -1,8 +1,17 @@
 package pipeline
 
 import (
+	"bufio"
+	"fmt"
+	"io"
 	"net/netip"
+	"os"
+	"strconv"
 	"strings"
+	"sync"
+	"time"
+
+	"github.com/gopacket/gopacket/layers"
 
 	"github.com/nunchi-sensor/nunchi/capture"
 	"github.com/nunchi-sensor/nunchi/detect"
@@ -38,11 +47,22 @@ const (
 
 // checkPacketAnomalies looks at one TCP packet after its flow was updated:
 // forged resets (TTL that does not fit the claimed sender, data after a
-// reset from the "closed" side) and TTL changes within a flow.
+// reset from the "closed" side) and TTL changes within a flow. It also keeps
+// the little per-flow state that attributes a forgery (flowAnomalies).
 func (s *Shard) checkPacketAnomalies(f *reassembly.Flow, p *capture.Packet, dir int) {
-	if p.Proto != capture.ProtoTCP || f.Marks&markForged != 0 {
+	if p.Proto != capture.ProtoTCP {
 		return
 	}
+	fa := s.flowAnom(f)
+	if f.Marks&markForged == 0 {
+		s.checkForged(f, fa, p, dir)
+	}
+	if fa != nil {
+		fa.track(f, p, dir)
+	}
+}
+
+func (s *Shard) checkForged(f *reassembly.Flow, fa *flowAnomalies, p *capture.Packet, dir int) {
 	first := f.TTL[dir] // TTL of the first packet of this direction
 	if f.Tunnel.Type != capture.TunnelNone {
 		// Inside a tunnel the inner TTL says nothing about who sent the
@@ -59,26 +79,36 @@ func (s *Shard) checkPacketAnomalies(f *reassembly.Flow, p *capture.Packet, dir 
 	}
 	switch {
 	case p.TCP.Flags&capture.TCPRst != 0 && s.rstBurst(f, p, dir):
-		s.emitAnomaly(f, p.Timestamp, "forged_rst", "rst_burst",
-			detect.Str("direction", dirName(dir)), detect.Num("ttl_seen", int64(p.TTL)), detect.Num("seq", int64(p.TCP.Seq)))
+		d := []detect.Detail{detect.Str("direction", dirName(dir)), detect.Num("ttl_seen", int64(p.TTL)), detect.Num("seq", int64(p.TCP.Seq))}
+		s.emitAnomaly(f, p.Timestamp, "forged_rst", "rst_burst", s.attribute(d, f, fa, dir, suspectOf(p))...)
 		f.Marks |= markForged
 	case p.TCP.Flags&capture.TCPRst != 0:
+		if fa != nil {
+			fa.rstTTL[dir], fa.rstIPID[dir] = p.TTL, uint16(p.IPID)
+		}
 		// Only once data has flowed: a RST that answers a bare handshake
 		// is often the scanning host's own kernel (nmap sends its SYNs
 		// raw, with a TTL of its choosing), not a forgery of anyone.
 		if f.Pkts[dir] > 1 && first != 0 && delta >= forgedTTLDelta && f.Data[0]+f.Data[1] > 0 {
-			s.emitAnomaly(f, p.Timestamp, "forged_rst", "ttl_mismatch",
-				detect.Num("ttl_expected", int64(first)), detect.Num("ttl_seen", int64(p.TTL)),
-				detect.Num("ttl_delta", int64(int(p.TTL)-int(first))), detect.Str("direction", dirName(dir)),
-				detect.Num("ipid_delta", int64(int16(uint16(p.IPID)-f.LastIPID(dir)))))
+			d := []detect.Detail{detect.Num("ttl_expected", int64(first)), detect.Num("ttl_seen", int64(p.TTL)),
+				detect.Num("ttl_delta", int64(int(p.TTL)-int(first))), detect.Str("direction", dirName(dir))}
+			s.emitAnomaly(f, p.Timestamp, "forged_rst", "ttl_mismatch", s.attribute(d, f, fa, dir, suspectOf(p))...)
 			f.Marks |= markForged
 			return
 		}
 		f.Marks |= rstMark
 	case f.Marks&rstMark != 0 && p.PayloadLen > 0:
-		// Data from a side that "reset" the connection: the RST was not its own.
-		s.emitAnomaly(f, p.Timestamp, "forged_rst", "rst_then_data",
-			detect.Str("direction", dirName(dir)), detect.Num("ttl_seen", int64(p.TTL)))
+		// Data from a side that "reset" the connection: the RST was not
+		// its own. The suspect is that earlier RST.
+		d := []detect.Detail{detect.Str("direction", dirName(dir)), detect.Num("ttl_seen", int64(p.TTL))}
+		sus := suspect{ttl: 0, at: 0, v4: p.IPVersion == 4}
+		if fa != nil {
+			sus.ttl, sus.ipid = fa.rstTTL[dir], fa.rstIPID[dir]
+		}
+		if a := s.appOf(f); a != nil && a.rstSeen&(1<<dir) != 0 {
+			sus.at = a.rstTS[dir]
+		}
+		s.emitAnomaly(f, p.Timestamp, "forged_rst", "rst_then_data", s.attribute(d, f, fa, dir, sus)...)
 		f.Marks |= markForged
 	case f.Marks&markTTL == 0 && first != 0 && delta >= ttlChangeDelta:
 		s.emitAnomaly(f, p.Timestamp, "ttl_anomaly", "ttl_change",
@@ -95,9 +125,22 @@ func dirName(dir int) string {
 }
 
 // checkAppAnomalies looks at an application event: TLS without SNI or with
-// an address for a name, a protocol on another protocol's well-known port,
-// proxy use.
+// an address for a name, ECH to a known public name, DNS-over-HTTPS, a
+// protocol on another protocol's well-known port, proxy use, and a tunnel
+// (CONNECT, SOCKS) to one name carrying a request for another.
 func (s *Shard) checkAppAnomalies(e *detect.Event, a *appState, f *reassembly.Flow) {
+	if e.Type == detect.TypeAnomaly {
+		// The SOCKS parser's report: remember the target for the
+		// tunnelled protocol's name (below).
+		if an := e.Anomaly; a != nil && an != nil && an.Type == "proxy" && an.Event == "socks" {
+			for _, d := range an.Detail {
+				if d.Key == "target" && d.Str != "" {
+					a.connectHost, a.anom.tunnel = hostOnly(d.Str), tunnelSOCKS
+				}
+			}
+		}
+		return
+	}
 	switch {
 	case e.TLS != nil && e.TLS.JA3 != nil: // a ClientHello was seen
 		sni := e.TLS.SNI
@@ -108,28 +151,51 @@ func (s *Shard) checkAppAnomalies(e *detect.Event, a *appState, f *reassembly.Fl
 			s.emitAnomaly(f, e.Timestamp, "tls_ip_sni", "tls_ip_sni", detect.Str("sni", sni))
 		case !validHostname(sni):
 			s.emitAnomaly(f, e.Timestamp, "tls_invalid_sni", "tls_invalid_sni", detect.Str("sni", sni))
-		case isDoHEndpoint(sni):
-			s.emitAnomaly(f, e.Timestamp, "doh", "tls", detect.Str("sni", sni))
 		}
-		// ECH is not an anomaly here: Chrome offers a GREASE ECH extension on
-		// every connection, indistinguishable on the wire from a real one;
-		// the tls event's "ech" flag carries it for those who want it.
+		s.checkDoH(e, f, "tls", sni)
+		// ECH: Chrome offers a GREASE ECH extension on every connection,
+		// indistinguishable on the wire from a real one, with the real
+		// name as SNI; a real ECH ClientHello carries the deployment's
+		// public name instead. Only the latter is reported: the real
+		// name is hidden.
+		if e.TLS.ECH && sni != "" && s.isECHPublicName(sni) {
+			s.emitAnomaly(f, e.Timestamp, "tls_ech", "ech", detect.Str("outer_sni", sni))
+		}
 		if a != nil && a.connectHost != "" && sni != "" && !strings.EqualFold(a.connectHost, sni) {
-			// A CONNECT to one name carrying TLS for another: domain fronting through the proxy.
-			s.emitAnomaly(f, e.Timestamp, "proxy", "connect_sni_mismatch",
-				detect.Str("connect_host", a.connectHost), detect.Str("sni", sni))
+			// A tunnel to one name carrying TLS for another: domain fronting through the proxy.
+			s.emitAnomaly(f, e.Timestamp, "proxy", a.anom.tunnelName()+"_sni_mismatch",
+				detect.Str(a.anom.tunnelName()+"_host", a.connectHost), detect.Str("sni", sni))
 		}
-	case e.QUIC != nil && e.QUIC.SNI != "" && isDoHEndpoint(e.QUIC.SNI):
-		s.emitAnomaly(f, e.Timestamp, "doh", "quic", detect.Str("sni", e.QUIC.SNI))
-	case e.HTTP != nil && e.HTTP.Proxied:
-		kind := "absolute_uri"
-		if e.HTTP.Method == "CONNECT" {
-			kind = "http_connect"
-			if a != nil {
-				a.connectHost = e.HTTP.Hostname
+	case e.QUIC != nil:
+		s.checkDoH(e, f, "quic", e.QUIC.SNI)
+	case e.HTTP != nil:
+		h := e.HTTP
+		if h.Proxied {
+			kind := "absolute_uri"
+			if h.Method == "CONNECT" {
+				kind = "http_connect"
+				if a != nil {
+					a.connectHost, a.anom.tunnel = h.Hostname, tunnelCONNECT
+				}
 			}
+			s.emitAnomaly(f, e.Timestamp, "proxy", kind, detect.Str("host", h.Hostname))
+			if kind == "absolute_uri" {
+				// The request target names one host, the Host header
+				// another: a proxy goes by the target, a filter in front
+				// of it may go by Host.
+				if uh := uriHost(h.URL); uh != "" && h.Hostname != "" && !strings.EqualFold(uh, h.Hostname) {
+					s.emitAnomaly(f, e.Timestamp, "proxy", "uri_host_mismatch",
+						detect.Str("uri_host", uh), detect.Str("host", h.Hostname))
+				}
+			}
+		} else if a != nil && a.connectHost != "" && h.Hostname != "" && !strings.EqualFold(a.connectHost, h.Hostname) &&
+			a.anom.seen&seenHostMismatch == 0 {
+			// A plain HTTP request through a CONNECT or SOCKS tunnel whose
+			// Host is not the tunnel's target.
+			s.emitAnomaly(f, e.Timestamp, "proxy", a.anom.tunnelName()+"_host_mismatch",
+				detect.Str(a.anom.tunnelName()+"_host", a.connectHost), detect.Str("host", h.Hostname))
+			a.anom.seen |= seenHostMismatch
 		}
-		s.emitAnomaly(f, e.Timestamp, "proxy", kind, detect.Str("host", e.HTTP.Hostname))
 	}
 	if f.Marks&markMismatch == 0 {
 		_, port := f.Server()
@@ -139,6 +205,79 @@ func (s *Shard) checkAppAnomalies(e *detect.Event, a *appState, f *reassembly.Fl
 			f.Marks |= markMismatch
 		}
 	}
+}
+
+// Tunnels whose target is compared with the names inside (flowAnomalies.tunnel).
+const (
+	tunnelNone = iota
+	tunnelCONNECT
+	tunnelSOCKS
+)
+
+func (fa *flowAnomalies) tunnelName() string {
+	if fa.tunnel == tunnelSOCKS {
+		return "socks"
+	}
+	return "connect"
+}
+
+// checkDoH reports a TLS or QUIC connection to a DNS-over-HTTPS endpoint,
+// by name (SNI) or by server address.
+func (s *Shard) checkDoH(e *detect.Event, f *reassembly.Flow, event, sni string) {
+	l := s.anom.doh
+	if l == nil {
+		return
+	}
+	if sni != "" && l.MatchName(sni) {
+		s.emitAnomaly(f, e.Timestamp, "doh", event, detect.Str("sni", sni), detect.Str("matched", "name"))
+		return
+	}
+	if addr, _ := f.Server(); l.MatchAddr(addr.Netip()) {
+		d := []detect.Detail{detect.Str("matched", "address")}
+		if sni != "" {
+			d = append(d, detect.Str("sni", sni))
+		}
+		s.emitAnomaly(f, e.Timestamp, "doh", event, d...)
+	}
+}
+
+func (s *Shard) isECHPublicName(sni string) bool {
+	for _, n := range s.anom.echNames {
+		if strings.EqualFold(n, strings.TrimSuffix(sni, ".")) {
+			return true
+		}
+	}
+	return false
+}
+
+// hostOnly strips a ":port" (and IPv6 brackets) from a host:port target.
+func hostOnly(hp string) string {
+	if strings.HasPrefix(hp, "[") {
+		if i := strings.IndexByte(hp, ']'); i > 0 {
+			return hp[1:i]
+		}
+	}
+	if i := strings.LastIndexByte(hp, ':'); i >= 0 && strings.IndexByte(hp, ':') == i {
+		return hp[:i]
+	}
+	return hp
+}
+
+// uriHost is the host of an absolute URI ("http://user@Host:port/p" →
+// "Host"), or "".
+func uriHost(u string) string {
+	i := strings.Index(u, "://")
+	if i < 0 {
+		return ""
+	}
+	u = u[i+3:]
+	if j := strings.IndexAny(u, "/?#"); j >= 0 {
+		u = u[:j]
+	}
+	if j := strings.LastIndexByte(u, '@'); j >= 0 {
+		u = u[j+1:]
+	}
+	return hostOnly(u)
 }
 
 // wellKnown is the protocol a server port promises.
@@ -162,10 +301,13 @@ func compatible(got, expect string) bool {
 }
 
 // checkFlowEndAnomalies reports, as its flow ends, overlapping TCP
-// segments whose bytes differed: one copy was injected.
+// segments whose bytes differed: one copy was injected. Reassembly does not
+// say which packet carried the other copy: the attribution has the flow's
+// timing (RTTs) only, with ipid_pattern and the TTL delta unknown.
 func (s *Shard) checkFlowEndAnomalies(f *reassembly.Flow, conflicts uint32) {
 	if conflicts > 0 {
-		s.emitAnomaly(f, f.Last, "overlap_conflict", "overlap_conflict", detect.Num("segments", int64(conflicts)))
+		d := []detect.Detail{detect.Num("segments", int64(conflicts))}
+		s.emitAnomaly(f, f.Last, "overlap_conflict", "overlap_conflict", s.attribute(d, f, s.flowAnom(f), reassembly.ToClient, suspect{})...)
 	}
 }
 
@@ -193,6 +335,9 @@ func (s *Shard) checkFirstSegment(a *appState, f *reassembly.Flow, p *capture.Pa
 		a.firstSeen |= bit
 		a.firstSeq[dir] = p.TCP.Seq
 		a.firstLen[dir] = uint8(copy(a.firstData[dir][:], p.Payload))
+		if dir == reassembly.ToClient { // responses: what injectors forge
+			a.anom.firstTTL, a.anom.firstIPID, a.anom.firstUs = p.TTL, uint16(p.IPID), sinceStart(f, p.Timestamp)
+		}
 		return
 	}
 	if p.TCP.Seq != a.firstSeq[dir] {
@@ -200,9 +345,22 @@ func (s *Shard) checkFirstSegment(a *appState, f *reassembly.Flow, p *capture.Pa
 	}
 	n := min(int(a.firstLen[dir]), len(p.Payload))
 	if n > 0 && string(a.firstData[dir][:n]) != string(p.Payload[:n]) {
-		s.emitAnomaly(f, p.Timestamp, "overlap_conflict", "duplicate_response",
-			detect.Str("direction", dirName(dir)), detect.Num("seq", int64(p.TCP.Seq)),
-			detect.Num("ttl_seen", int64(p.TTL)), detect.Num("ttl_first", int64(f.TTL[dir])))
+		d := []detect.Detail{detect.Str("direction", dirName(dir)), detect.Num("seq", int64(p.TCP.Seq)),
+			detect.Num("ttl_seen", int64(p.TTL)), detect.Num("ttl_first", int64(f.TTL[dir]))}
+		sus := suspectOf(p)
+		copyName := "second"
+		if dir == reassembly.ToClient {
+			// Which copy is forged: the one whose TTL fits the handshake
+			// peer less; on a tie the first (an injector near the sensor
+			// wins the race; that is why it forges).
+			first := suspect{ttl: a.anom.firstTTL, ipid: a.anom.firstIPID, at: f.First + int64(a.anom.firstUs)*1000, v4: p.IPVersion == 4}
+			peer := int(f.TTL[dir])
+			if absInt(int(first.ttl)-peer) >= absInt(int(p.TTL)-peer) {
+				sus, copyName = first, "first"
+			}
+		}
+		d = append(d, detect.Str("forged_copy", copyName))
+		s.emitAnomaly(f, p.Timestamp, "overlap_conflict", "duplicate_response", s.attribute(d, f, &a.anom, dir, sus)...)
 		f.Marks |= markDupResponse
 	}
 }
@@ -285,34 +443,141 @@ func validHostname(s string) bool {
 	return label > 0 || (len(s) > 1 && s[len(s)-1] == '.')
 }
 
-// dohEndpoints are public DNS-over-HTTPS resolvers' names: a client that
+// builtinDoH are public DNS-over-HTTPS resolvers' names: a client that
 // resolves through them bypasses DNS-based blocking and DNS monitoring.
-var dohEndpoints = map[string]bool{
-	"dns.google": true, "dns.google.com": true, "8888.google": true,
-	"cloudflare-dns.com": true, "mozilla.cloudflare-dns.com": true, "chrome.cloudflare-dns.com": true,
-	"one.one.one.one": true, "1dot1dot1dot1.cloudflare-dns.com": true, "security.cloudflare-dns.com": true,
-	"family.cloudflare-dns.com": true,
-	"dns.quad9.net":             true, "dns9.quad9.net": true, "dns10.quad9.net": true, "dns11.quad9.net": true,
-	"doh.opendns.com": true, "doh.familyshield.opendns.com": true, "dns.umbrella.com": true,
-	"dns.adguard.com": true, "dns.adguard-dns.com": true, "unfiltered.adguard-dns.com": true, "family.adguard-dns.com": true,
-	"doh.cleanbrowsing.org": true, "dns.nextdns.io": true, "doh.mullvad.net": true, "dns.mullvad.net": true,
-	"ordns.he.net": true, "dns.alidns.com": true, "doh.pub": true, "dns.twnic.tw": true, "doh.libredns.gr": true,
-	"dns.controld.com": true, "freedns.controld.com": true, "doh.dns.sb": true, "dns.switch.ch": true,
-	"doh.applied-privacy.net": true, "odvr.nic.cz": true, "dns0.eu": true, "doh.dns4all.eu": true,
+// A leading dot: the name's subdomains (NextDNS and Control D profiles are
+// <id>.dns.nextdns.io and the like).
+var builtinDoH = []string{
+	"dns.google", "dns.google.com", "8888.google",
+	"cloudflare-dns.com", "mozilla.cloudflare-dns.com", "chrome.cloudflare-dns.com",
+	"one.one.one.one", "1dot1dot1dot1.cloudflare-dns.com", "security.cloudflare-dns.com",
+	"family.cloudflare-dns.com",
+	"dns.quad9.net", "dns9.quad9.net", "dns10.quad9.net", "dns11.quad9.net",
+	"doh.opendns.com", "doh.familyshield.opendns.com", "dns.umbrella.com",
+	"dns.adguard.com", "dns.adguard-dns.com", "unfiltered.adguard-dns.com", "family.adguard-dns.com",
+	"doh.cleanbrowsing.org", "dns.nextdns.io", "doh.mullvad.net", "dns.mullvad.net",
+	"ordns.he.net", "dns.alidns.com", "doh.pub", "dns.twnic.tw", "doh.libredns.gr",
+	"dns.controld.com", "freedns.controld.com", "doh.dns.sb", "dns.switch.ch",
+	"doh.applied-privacy.net", "odvr.nic.cz", "dns0.eu", "doh.dns4all.eu",
+	".dns.nextdns.io", ".dns.controld.com",
 }
 
-func isDoHEndpoint(sni string) bool {
-	if dohEndpoints[sni] {
+// DoHList is a set of DNS-over-HTTPS endpoints: exact names, name suffixes
+// (".example" or "*.example": the subdomains), and addresses or prefixes.
+// Immutable once built; shared by every shard.
+type DoHList struct {
+	names    map[string]bool
+	suffixes []string // with the leading dot
+	prefixes []netip.Prefix
+}
+
+var defaultDoH = sync.OnceValue(func() *DoHList {
+	l, _ := parseDoHList("builtin", strings.NewReader(strings.Join(builtinDoH, "\n")))
+	return l
+})
+
+// DefaultDoHList is the built-in list (public resolvers, names only).
+func DefaultDoHList() *DoHList { return defaultDoH() }
+
+// LoadDoHList reads a DoH endpoint list: one entry a line — a name
+// ("dns.example"), a name and its subdomains (".dns.example" or
+// "*.dns.example"), an address or a CIDR prefix; "#" starts a comment. A
+// bad line is an error naming file and line.
+func LoadDoHList(path string) (*DoHList, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, fmt.Errorf("anomalies.doh.list_file: %w", err)
+	}
+	defer f.Close()
+	return parseDoHList(path, f)
+}
+
+func parseDoHList(name string, r io.Reader) (*DoHList, error) {
+	l := &DoHList{names: map[string]bool{}}
+	sc := bufio.NewScanner(r)
+	for line := 1; sc.Scan(); line++ {
+		t := sc.Text()
+		if i := strings.IndexByte(t, '#'); i >= 0 {
+			t = t[:i]
+		}
+		t = strings.TrimSpace(t)
+		if t == "" {
+			continue
+		}
+		if strings.ContainsAny(t, " \t") {
+			return nil, fmt.Errorf("%s:%d: one entry per line, got %q", name, line, t)
+		}
+		if p, err := netip.ParsePrefix(t); err == nil {
+			l.prefixes = append(l.prefixes, p.Masked())
+			continue
+		}
+		if a, err := netip.ParseAddr(t); err == nil {
+			l.prefixes = append(l.prefixes, netip.PrefixFrom(a, a.BitLen()))
+			continue
+		}
+		if strings.Contains(t, "/") {
+			return nil, fmt.Errorf("%s:%d: %q is not a CIDR prefix", name, line, t)
+		}
+		n := strings.ToLower(strings.TrimSuffix(t, "."))
+		suffix := false
+		if strings.HasPrefix(n, "*.") {
+			n, suffix = n[1:], true
+		} else if strings.HasPrefix(n, ".") {
+			suffix = true
+		}
+		if !validHostname(strings.TrimPrefix(n, ".")) {
+			return nil, fmt.Errorf("%s:%d: %q is not a host name, address or prefix", name, line, t)
+		}
+		if suffix {
+			l.suffixes = append(l.suffixes, n)
+		} else {
+			l.names[n] = true
+		}
+	}
+	if err := sc.Err(); err != nil {
+		return nil, fmt.Errorf("%s: %w", name, err)
+	}
+	return l, nil
+}
+
+// Len is the number of entries.
+func (l *DoHList) Len() int { return len(l.names) + len(l.suffixes) + len(l.prefixes) }
+
+// MatchName reports whether sni (any case, trailing dot or not) is listed.
+func (l *DoHList) MatchName(sni string) bool {
+	n := strings.TrimSuffix(sni, ".")
+	for i := 0; i < len(n); i++ {
+		if c := n[i]; c >= 'A' && c <= 'Z' {
+			n = strings.ToLower(n)
+			break
+		}
+	}
+	if l.names[n] {
 		return true
 	}
-	// NextDNS and Control D profiles: <id>.dns.nextdns.io and the like.
-	for _, suffix := range []string{".dns.nextdns.io", ".dns.controld.com"} {
-		if strings.HasSuffix(sni, suffix) {
+	for _, suf := range l.suffixes {
+		if len(n) > len(suf) && strings.HasSuffix(n, suf) {
 			return true
 		}
 	}
 	return false
 }
+
+// MatchAddr reports whether a is in a listed prefix.
+func (l *DoHList) MatchAddr(a netip.Addr) bool {
+	if len(l.prefixes) == 0 || !a.IsValid() {
+		return false
+	}
+	a = a.Unmap()
+	for _, p := range l.prefixes {
+		if p.Contains(a) {
+			return true
+		}
+	}
+	return false
+}
+
+func isDoHEndpoint(sni string) bool { return DefaultDoHList().MatchName(sni) }
 
 // rstBurstWindow: two resets with different sequence numbers from one side
 // within this much packet time are a burst spread over the window — how an
@@ -338,4 +603,294 @@ func (s *Shard) rstBurst(f *reassembly.Flow, p *capture.Packet, dir int) bool {
 // packet (a reassembled datagram counts its wire fragments).
 func firstPacket(f *reassembly.Flow, p *capture.Packet) bool {
 	return f.Pkts[0]+f.Pkts[1] <= uint64(max(p.WirePkts, 1))
+}
+
+// flowAnomalies is the per-flow state behind the attribution of forged
+// packets (appState.anom, 32 bytes): the handshake's timing, the latest
+// request, and the IP-IDs and TTLs a forgery is compared with. Times are
+// microseconds since the flow's first packet (0 = not seen; a flow older
+// than 71 minutes saturates).
+type flowAnomalies struct {
+	synAckUs  uint32    // SYN → SYN/ACK: the sensor ↔ server round trip
+	rttUs     uint32    // SYN → ACK: the whole handshake RTT (client ↔ server)
+	reqUs     uint32    // the latest client data segment (the request an answer answers)
+	firstUs   uint32    // the first server data segment (see checkFirstSegment)
+	ipid      [2]uint16 // the latest IPv4 ID of each side, from packets whose TTL fits that side's first
+	rstIPID   [2]uint16 // the latest RST of each direction
+	firstIPID uint16
+	rstTTL    [2]uint8
+	firstTTL  uint8
+	tunnel    uint8 // tunnelCONNECT | tunnelSOCKS: what set appState.connectHost
+	seen      uint8 // 1 << dir once ipid[dir] holds a value; seenHostMismatch
+}
+
+// seenHostMismatch: a tunnel's target differed from an HTTP Host in it
+// (reported once per flow).
+const seenHostMismatch = 1 << 2
+
+// track updates the state with one TCP packet (after the forgery checks,
+// which compare the packet with what came before it).
+func (fa *flowAnomalies) track(f *reassembly.Flow, p *capture.Packet, dir int) {
+	fl := p.TCP.Flags
+	switch {
+	case f.Midstream:
+	case dir == reassembly.ToClient && fl&capture.TCPSyn != 0 && fl&capture.TCPAck != 0 && fa.synAckUs == 0:
+		fa.synAckUs = max(sinceStart(f, p.Timestamp), 1)
+	case dir == reassembly.ToServer && fl&(capture.TCPSyn|capture.TCPRst) == 0 && fl&capture.TCPAck != 0 && fa.synAckUs != 0 && fa.rttUs == 0:
+		fa.rttUs = max(sinceStart(f, p.Timestamp), fa.synAckUs)
+	}
+	if dir == reassembly.ToServer && p.PayloadLen > 0 {
+		fa.reqUs = max(sinceStart(f, p.Timestamp), 1)
+	}
+	if p.IPVersion == 4 && fl&capture.TCPRst == 0 && p.TTL == f.TTL[dir] {
+		fa.ipid[dir] = uint16(p.IPID)
+		fa.seen |= 1 << dir
+	}
+}
+
+// sinceStart is ts in microseconds since the flow's first packet.
+func sinceStart(f *reassembly.Flow, ts int64) uint32 {
+	us := (ts - f.First) / 1000
+	switch {
+	case us < 0:
+		return 0
+	case us > 1<<32-1:
+		return 1<<32 - 1
+	}
+	return uint32(us)
+}
+
+// suspect is the packet an anomaly blames: its TTL, IPv4 ID and arrival.
+type suspect struct {
+	ttl  uint8 // 0 = unknown
+	ipid uint16
+	at   int64 // packet time; 0 = unknown
+	v4   bool
+}
+
+func suspectOf(p *capture.Packet) suspect {
+	return suspect{ttl: p.TTL, ipid: uint16(p.IPID), at: p.Timestamp, v4: p.IPVersion == 4}
+}
+
+// ipidClose: an IPv4 ID this far after the peer's latest fits the peer's
+// own counter (a few packets in between).
+const ipidClose = 16
+
+// attribute appends the attribution of a forgery to d: how the suspect
+// packet differs from the real sender of its direction (TTL delta, IP-ID
+// pattern) and when it came relative to the flow's RTT. The string
+// "attribution" sums them up in one value a dashboard can group injectors by
+// ("ttl+3/ipid:zero/before_rtt"); the parts are numbers and words beside it.
+//
+// Timing: latency_us is the suspect's arrival after the latest request the
+// sensor saw; server_rtt_us the SYN → SYN/ACK time, the sensor ↔ server round
+// trip — no real answer can come sooner. An answer earlier than 80 % of it
+// ("before_rtt") came from something nearer than the server: an on-path or
+// on-tap injector.
+func (s *Shard) attribute(d []detect.Detail, f *reassembly.Flow, fa *flowAnomalies, dir int, sus suspect) []detect.Detail {
+	var sig [64]byte
+	b := sig[:0]
+	peer := f.TTL[dir]
+	ttlPart := "ttl?"
+	if sus.ttl != 0 && peer != 0 && f.Tunnel.Type == capture.TunnelNone {
+		delta := int(sus.ttl) - int(peer)
+		d = append(d, detect.Num("ttl_peer", int64(peer)), detect.Num("attr_ttl_delta", int64(delta)))
+		b = append(b, "ttl"...)
+		if delta >= 0 {
+			b = append(b, '+')
+		}
+		b = strconv.AppendInt(b, int64(delta), 10)
+	} else {
+		b = append(b, ttlPart...)
+	}
+	pattern := "unknown"
+	switch {
+	case !sus.v4 && sus.at != 0:
+		pattern = "none" // IPv6 has no ID outside fragments
+	case sus.ttl == 0 && sus.ipid == 0:
+	case sus.ipid == 0:
+		pattern = "zero"
+	case fa != nil && fa.seen&(1<<dir) != 0:
+		delta := int16(sus.ipid - fa.ipid[dir])
+		d = append(d, detect.Num("ipid_delta", int64(delta)))
+		switch {
+		case delta == 0:
+			pattern = "copy" // the peer's latest ID again: copied by a forger
+		case delta > 0 && delta <= ipidClose:
+			pattern = "sequential" // fits the peer's counter
+		default:
+			pattern = "random"
+		}
+	}
+	d = append(d, detect.Str("ipid_pattern", pattern))
+	b = append(b, "/ipid:"...)
+	b = append(b, pattern...)
+	timing := "unknown"
+	if fa != nil {
+		if fa.synAckUs != 0 {
+			d = append(d, detect.Num("server_rtt_us", int64(fa.synAckUs)))
+		}
+		if fa.rttUs != 0 {
+			d = append(d, detect.Num("rtt_us", int64(fa.rttUs)))
+		}
+		if req := f.First + int64(fa.reqUs)*1000; fa.reqUs != 0 && sus.at >= req {
+			lat := (sus.at - req) / 1000
+			d = append(d, detect.Num("latency_us", lat))
+			if fa.synAckUs != 0 {
+				timing = "after_rtt"
+				if lat*10 < int64(fa.synAckUs)*8 {
+					timing = "before_rtt"
+				}
+			}
+		}
+	}
+	d = append(d, detect.Str("timing", timing))
+	b = append(b, '/')
+	b = append(b, timing...)
+	return append(d, detect.Str("attribution", s.intern(b)))
+}
+
+// appOf is the flow's application state (nil before it has one, or when
+// the shard runs no parsers).
+func (s *Shard) appOf(f *reassembly.Flow) *appState {
+	if f.App == 0 || int(f.App) >= len(s.apps) {
+		return nil
+	}
+	return s.apps[f.App]
+}
+
+// flowAnom is the flow's attribution state (nil: none kept).
+func (s *Shard) flowAnom(f *reassembly.Flow) *flowAnomalies {
+	if a := s.appOf(f); a != nil {
+		return &a.anom
+	}
+	return nil
+}
+
+func absInt(v int) int {
+	if v < 0 {
+		return -v
+	}
+	return v
+}
+
+// AnomalyConfig tunes the anomalies the shards report themselves
+// (Config.Anomalies; the zero value: built-in DoH list, the default ECH
+// public names, no malformed-packet samples).
+type AnomalyConfig struct {
+	// DoH lists DNS-over-HTTPS endpoints (names and addresses); nil = the
+	// built-in list (DefaultDoHList).
+	DoH *DoHList
+	// ECHPublicNames are outer SNIs that real ECH deployments use
+	// (cloudflare-ech.com): a ClientHello with an ECH extension and one of
+	// these names is reported as tls_ech. nil = DefaultECHPublicNames.
+	ECHPublicNames []string
+	// MalformedSampleInterval: at most one `malformed` anomaly per decoder
+	// drop reason per this much packet time, with the count since the last
+	// one; 0 = none.
+	MalformedSampleInterval time.Duration
+}
+
+// DefaultECHPublicNames: Cloudflare serves every ECH-enabled site behind
+// this one outer name.
+var DefaultECHPublicNames = []string{"cloudflare-ech.com"}
+
+// shardAnomalies is the shard's anomaly configuration and the
+// malformed-packet sampler (Shard.anom).
+type shardAnomalies struct {
+	doh      *DoHList
+	echNames []string
+	// sampler is used by whoever decodes for this shard: the shard itself
+	// (live) or the reader (replay, shard 0's). Its events reach the shard
+	// through samples, drained once per batch.
+	sampler malformedSampler
+	samples chan *detect.Event
+}
+
+func (s *Shard) initAnomalies(c AnomalyConfig) {
+	s.anom.doh = c.DoH
+	if s.anom.doh == nil {
+		s.anom.doh = DefaultDoHList()
+	}
+	s.anom.echNames = c.ECHPublicNames
+	if s.anom.echNames == nil {
+		s.anom.echNames = DefaultECHPublicNames
+	}
+	if c.MalformedSampleInterval > 0 {
+		s.anom.sampler = malformedSampler{interval: int64(c.MalformedSampleInterval), sensor: s.sensor}
+		s.anom.samples = make(chan *detect.Event, malformedQueue)
+	}
+}
+
+// malformedQueue bounds the samples waiting for their shard: one per
+// reason is what an interval can make.
+const malformedQueue = int(capture.NumDropReasons) * 2
+
+// malformedSampler turns the decoder's malformed-frame drops into sampled
+// anomalies: per drop reason, the first malformed frame, then at most one
+// per interval of packet time, each with the frames since the previous
+// sample. Frames after the last sample are in the stats' decoder counters
+// only. Costs nothing for frames that decode.
+type malformedSampler struct {
+	interval int64
+	sensor   string
+	seen     [capture.NumDropReasons]uint64 // the decoder's counters at the last malformed frame
+	since    [capture.NumDropReasons]uint64 // frames since the last sample
+	last     [capture.NumDropReasons]int64  // packet time of the last sample
+	sampled  [capture.NumDropReasons]bool
+	lost     uint64 // samples dropped because the shard's queue was full
+}
+
+// decodeSampled is dec.Decode plus the malformed-frame sampler (the one
+// call site of each capture loop).
+func (s *Shard) decodeSampled(dec *capture.Decoder, p *capture.Packet, lt layers.LinkType, data []byte, ts int64, wireLen int) capture.Result {
+	res := dec.Decode(p, lt, data, ts, wireLen)
+	if res == capture.Malformed && s.anom.samples != nil {
+		s.anom.sampler.observe(dec, p, ts, s.anom.samples)
+	}
+	return res
+}
+
+func (m *malformedSampler) observe(dec *capture.Decoder, p *capture.Packet, ts int64, out chan<- *detect.Event) {
+	st := dec.Stats()
+	for r := range st.Dropped {
+		n := st.Dropped[r] - m.seen[r]
+		m.seen[r] = st.Dropped[r]
+		if n == 0 || r < int(capture.ReasonLink) { // only the malformed_* reasons
+			continue
+		}
+		m.since[r] += n
+		if m.sampled[r] && ts-m.last[r] < m.interval && ts >= m.last[r] {
+			continue
+		}
+		e := &detect.Event{Type: detect.TypeAnomaly, Timestamp: ts, Sensor: m.sensor}
+		d := []detect.Detail{detect.Str("reason", capture.DropReason(r).String()), detect.Num("count", int64(m.since[r])),
+			detect.Num("interval_s", m.interval/1e9)}
+		if p.IPVersion != 0 { // the IP header decoded: the offending endpoints
+			e.SrcIP, e.DestIP, e.Proto = p.Src.Netip(), p.Dst.Netip(), p.Proto
+			if p.SrcPort != 0 || p.DstPort != 0 {
+				e.SrcPort, e.DestPort = p.SrcPort, p.DstPort
+			}
+		}
+		e.Anomaly = &detect.Anomaly{Type: "malformed", Event: capture.DropReason(r).String(), Detail: d}
+		select {
+		case out <- e:
+			m.since[r], m.last[r], m.sampled[r] = 0, ts, true
+		default:
+			m.lost++ // the counts carry over to the next sample
+		}
+	}
+}
+
+// drainAnomalies emits the malformed-frame samples waiting for this shard
+// (once per batch).
+func (s *Shard) drainAnomalies() {
+	for s.anom.samples != nil {
+		select {
+		case e := <-s.anom.samples:
+			s.emit(e, evAnomaly)
+		default:
+			return
+		}
+	}
 }

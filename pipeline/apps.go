@@ -50,6 +50,8 @@ type appState struct {
 	rstSeq      [2]uint32 // the last RST of each direction (burst detection)
 	rstTS       [2]int64
 	rstSeen     uint8
+
+	anom flowAnomalies // forgery attribution: RTTs, IP-IDs (pipeline/anomaly.go)
 }
 
 // appSlabSize is how many app states one allocation makes room for.
@@ -414,9 +416,7 @@ func (s *Shard) emitApp(e *detect.Event) {
 	a.cid = e.CommunityID
 	e.AppProto = a.proto
 	s.emit(e, eventKind(e.Type))
-	if e.Type != detect.TypeAnomaly {
-		s.checkAppAnomalies(e, a, f)
-	}
+	s.checkAppAnomalies(e, a, f) // anomaly events too: a SOCKS target (pipeline/anomaly.go)
 	if s.rules != nil {
 		s.checkNames(e, a, f)
 	}

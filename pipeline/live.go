@@ -134,7 +134,7 @@ func (l *Live) runShard(ctx context.Context, i int) {
 	take := func() {
 		frames++
 		byt += uint64(fr.WireLen)
-		if dec.Decode(&p, fr.LinkType, fr.Data, fr.Timestamp, fr.WireLen) != capture.Decoded || dedup.Duplicate(&p) {
+		if s.decodeSampled(dec, &p, fr.LinkType, fr.Data, fr.Timestamp, fr.WireLen) != capture.Decoded || dedup.Duplicate(&p) {
 			return
 		}
 		if !b.add(&p) {

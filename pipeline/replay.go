@@ -46,6 +46,8 @@ type Config struct {
 	// Rules holds the blocked-site rules (nil = no matching); swapped
 	// atomically on reload, read by every shard.
 	Rules *rules.Holder
+	// Anomalies tunes the shards' own anomalies (DoH list, ECH names, malformed samples).
+	Anomalies AnomalyConfig
 }
 
 func (c *Config) setDefaults() {
@@ -227,7 +229,7 @@ func (r *Replay) readAll(ctx context.Context, files []string) error {
 					}
 				}
 			}
-			res := dec.Decode(&p, fr.LinkType, fr.Data, ts, fr.WireLen)
+			res := r.shards[0].decodeSampled(dec, &p, fr.LinkType, fr.Data, ts, fr.WireLen) // malformed samples go to shard 0
 			p.Interface = uint16(fr.Interface)
 			if res == capture.Decoded {
 				i := 0

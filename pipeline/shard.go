@@ -111,6 +111,7 @@ type Shard struct {
 	curPkt    *capture.Packet
 	curDir    int
 	batchWall int64
+	anom      shardAnomalies // pipeline/anomaly.go
 
 	mu       sync.Mutex
 	snapshot ShardStats
@@ -142,6 +143,7 @@ func newShard(id int, cfg Config, sensor string, pub Publisher) *Shard {
 		s.scan, _ = scan.New(*cfg.Scan) // validated with the config
 	}
 	s.emitFn = s.emitApp
+	s.initAnomalies(cfg.Anomalies)
 	if cfg.Protocols != nil {
 		s.protocols = cfg.Protocols
 		s.streams = reassembly.NewStreams(cfg.Streams)
@@ -178,6 +180,7 @@ func (s *Shard) process(b *batch) {
 		}
 		s.tick(p.Timestamp)
 	}
+	s.drainAnomalies()
 	s.packets += uint64(len(b.pkts))
 	if b.now != 0 {
 		s.tick(b.now)

@@ -45,6 +45,13 @@ type ClientHello struct {
 	SignatureAlgorithms []uint16
 	ECH                 bool // encrypted_client_hello (0xfe0d) present
 	SessionIDLen        int  // legacy_session_id length
+	// SNINames counts host_name entries over every server_name extension
+	// and SNIExts the server_name extensions: RFC 6066 allows one name and
+	// one extension; more is a filter evasion (the filter reads one name,
+	// the server another). OtherSNI is the first name that is not SNI.
+	SNINames int
+	SNIExts  int
+	OtherSNI string
 
 	arena *detect.Arena // where strings go (nil: their own allocations)
 }
@@ -201,6 +208,7 @@ func (c *ClientHello) extension(typ uint16, data []byte) error {
 	switch typ {
 	case extServerName:
 		c.HasSNI = true
+		c.SNIExts++
 		if len(data) == 0 {
 			return nil // allowed in a ServerHello; tolerated here
 		}
@@ -208,8 +216,15 @@ func (c *ClientHello) extension(typ uint16, data []byte) error {
 		for list.ok && len(list.b) > 0 {
 			nameType := list.u8()
 			name := list.vec16()
-			if list.ok && nameType == 0 && c.SNI == "" {
+			if !list.ok || nameType != 0 {
+				continue
+			}
+			c.SNINames++
+			switch {
+			case c.SNINames == 1:
 				c.SNI = c.arena.String(name)
+			case c.OtherSNI == "" && string(name) != c.SNI:
+				c.OtherSNI = c.arena.String(name)
 			}
 		}
 		ok = r.ok && list.ok

@@ -551,5 +551,23 @@ func (p *Parser) emitEvent(ts int64) {
 		e := a.Event()
 		e.Type, e.Timestamp, e.TLS = detect.TypeTLS, ts, t
 		p.emit(e)
+		if p.haveCH && (p.ch.SNINames > 1 || p.ch.SNIExts > 1) {
+			p.emit(multipleSNI(a, &p.ch, ts))
+		}
 	}
+}
+
+// multipleSNI is the anomaly for a ClientHello with more than one
+// server_name extension or more than one host_name in it: a filter that
+// reads the first name and a server that reads another disagree about
+// where the connection goes (anomaly type tls_multiple_sni).
+func multipleSNI(a *detect.Arena, c *ClientHello, ts int64) *detect.Event {
+	e := a.Event()
+	e.Type, e.Timestamp = detect.TypeAnomaly, ts
+	d := []detect.Detail{detect.Str("sni", c.SNI), detect.Num("names", int64(c.SNINames)), detect.Num("extensions", int64(c.SNIExts))}
+	if c.OtherSNI != "" {
+		d = append(d, detect.Str("other_sni", c.OtherSNI))
+	}
+	e.Anomaly = &detect.Anomaly{Type: "tls_multiple_sni", Event: "tls_multiple_sni", Detail: d}
+	return e
 }

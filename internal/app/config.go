@@ -11,6 +11,7 @@ import (
 	"github.com/nunchi-sensor/nunchi/detect/scan"
 	"github.com/nunchi-sensor/nunchi/inject"
 	"github.com/nunchi-sensor/nunchi/internal/config"
+	"github.com/nunchi-sensor/nunchi/pipeline"
 	"github.com/nunchi-sensor/nunchi/reassembly"
 	"github.com/nunchi-sensor/nunchi/sinks"
 	"github.com/nunchi-sensor/nunchi/sinks/jsonl"
@@ -64,6 +65,40 @@ type AnomaliesConfig struct {
 	// ScanDetection turns the port-scan and SYN-flood detector on.
 	ScanDetection bool        `yaml:"scan_detection"`
 	Scan          scan.Config `yaml:"scan"`
+	// DoH: the DNS-over-HTTPS endpoint list (list_file: names, ".suffix",
+	// addresses, CIDRs, one a line; empty = the built-in list).
+	DoH struct {
+		ListFile string `yaml:"list_file"`
+	} `yaml:"doh"`
+	// ECHPublicNames: outer SNIs of real ECH deployments (tls_ech); unset = cloudflare-ech.com.
+	ECHPublicNames []string `yaml:"ech_public_names"`
+	// MalformedSampleInterval: at most one malformed anomaly per decoder
+	// reason per this much packet time (0 = none).
+	MalformedSampleInterval time.Duration `yaml:"malformed_sample_interval"`
+}
+
+// Validate loads the DoH list, so that a bad line fails `nunchi check` and
+// startup with its file and line.
+func (c AnomaliesConfig) Validate() error {
+	if c.MalformedSampleInterval < 0 {
+		return errors.New("malformed_sample_interval: must be >= 0")
+	}
+	if c.DoH.ListFile != "" {
+		if _, err := pipeline.LoadDoHList(c.DoH.ListFile); err != nil {
+			return fmt.Errorf("doh.list_file: %w", err)
+		}
+	}
+	return nil
+}
+
+// pipelineConfig is the pipeline's view. The DoH list was validated with
+// the config; a file broken since then falls back to the built-in list.
+func (c AnomaliesConfig) pipelineConfig() pipeline.AnomalyConfig {
+	pc := pipeline.AnomalyConfig{ECHPublicNames: c.ECHPublicNames, MalformedSampleInterval: c.MalformedSampleInterval}
+	if c.DoH.ListFile != "" {
+		pc.DoH, _ = pipeline.LoadDoHList(c.DoH.ListFile)
+	}
+	return pc
 }
 
 // scanConfig is the pipeline's view: nil when scan detection is off.
@@ -124,7 +159,7 @@ func DefaultConfig() Config {
 		Streams:   reassembly.DefaultStreamConfig(),
 		Rules:     RulesConfig{ReloadCheck: 5 * time.Second},
 		Inject:    inject.DefaultConfig(),
-		Anomalies: AnomaliesConfig{ScanDetection: true, Scan: scan.DefaultConfig()},
+		Anomalies: AnomaliesConfig{ScanDetection: true, Scan: scan.DefaultConfig(), MalformedSampleInterval: time.Minute},
 
 		Sinks: SinksConfig{
 			QueueConfig: sinks.DefaultQueueConfig(),
