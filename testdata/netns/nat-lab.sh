@@ -200,11 +200,22 @@ up() {
 		echo "nat-lab.sh: NAT_LAB_CLIENTS must be 1..200" >&2
 		return 1
 	}
+	nat_rules "$variant" >/dev/null # an unknown variant fails before anything is built
 	local sw=nl-nsw-$id rt=nl-rt-$id srv=nl-srv-$id web=nl-web-$id
 	local out_if=nlout$id in_if=nlin$id
 	local IFS_=$IFS
 	IFS=, read -r -a stacks <<<"${NAT_LAB_STACKS:-linux}"
 	IFS=$IFS_
+	local st
+	for st in "${stacks[@]}"; do
+		case $st in
+		linux | windows | bsd | mac | macos | freebsd | router255) ;;
+		*)
+			echo "nat-lab.sh: unknown stack $st (linux, windows, bsd, mac, router255)" >&2
+			return 1
+			;;
+		esac
+	done
 	local clients=() cips=() cstacks=()
 	for ((i = 1; i <= n; i++)); do
 		clients+=("nl-c$i-$id")
