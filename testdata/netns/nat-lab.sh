@@ -79,7 +79,20 @@
 #
 # The STUN client is Debian's stun-client (Vovida 0.97, RFC 3489), the server
 # stund from stun-server with `-h 203.0.113.10 -a 203.0.113.11` (ports 3478
-# and 3479). Needs root, iproute2, nftables, nginx, curl, openssl, tcpdump,
+# and 3479). On the wire (seen from the inside tap): the client binds a
+# random port P and P+1; 28-byte Binding Requests (no magic cookie; the
+# first transaction-ID byte is the test number, the other 15 fresh random
+# bytes on every send; always a CHANGE-REQUEST attribute): test 1 from P to
+# 203.0.113.10:3478 (flags 0), test 2 from P+1 to the same (change IP, 0x04),
+# test 3 from P+1 to the same (change port, 0x02); once test 1 is answered,
+# test 10 from P to CHANGED-ADDRESS's IP at port 3478 (flags 0) and test 11
+# (hairpin) from P to its own MAPPED-ADDRESS. Unanswered tests are resent
+# every ~170 ms (at most 8 sends each). Responses (88 bytes) carry
+# MAPPED-ADDRESS, SOURCE-ADDRESS, CHANGED-ADDRESS, XOR-MAPPED-ADDRESS (type
+# 0x0020, XORed with the first ID bytes) and SERVER-NAME "Vovida.org 0.97".
+# The router answers filtered responses, and the hairpin tests, with ICMP
+# port unreachable (rate-limited). restricted_cone and full_cone open UDP
+# only; TCP stays port-restricted in every variant. Needs root, iproute2, nftables, nginx, curl, openssl, tcpdump,
 # stun-client, stun-server (and miniupnpd-nftables, miniupnpc for UPnP):
 # installed when missing. Documentation addresses only; nothing leaves the
 # namespaces.
