@@ -52,6 +52,7 @@ type Event struct {
 	Block   *Block
 	Inject  *Inject
 	Anomaly *Anomaly
+	NAT     *NAT
 	Stats   []byte // pre-encoded JSON object for the "stats" member
 
 	// Early marks a provisional event a parser emits as soon as a name is
@@ -214,6 +215,9 @@ func (e *Event) AppendJSON(b []byte) []byte {
 	}
 	if a := e.Anomaly; a != nil {
 		b = a.appendJSON(b)
+	}
+	if n := e.NAT; n != nil {
+		b = n.appendJSON(b)
 	}
 	if e.Stats != nil {
 		b = append(b, `,"stats":`...)

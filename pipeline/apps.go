@@ -417,6 +417,9 @@ func (s *Shard) emitApp(e *detect.Event) {
 	e.AppProto = a.proto
 	s.emit(e, eventKind(e.Type))
 	s.checkAppAnomalies(e, a, f) // anomaly events too: a SOCKS target (pipeline/anomaly.go)
+	if s.nat != nil {
+		s.observeNATApp(e)
+	}
 	if s.rules != nil {
 		s.checkNames(e, a, f)
 	}

@@ -15,6 +15,7 @@ import (
 
 	"github.com/nunchi-sensor/nunchi/capture"
 	"github.com/nunchi-sensor/nunchi/detect"
+	"github.com/nunchi-sensor/nunchi/detect/nat"
 	"github.com/nunchi-sensor/nunchi/detect/scan"
 	"github.com/nunchi-sensor/nunchi/inject"
 	"github.com/nunchi-sensor/nunchi/reassembly"
@@ -41,6 +42,8 @@ type Config struct {
 	Streams reassembly.StreamConfig
 	// Scan configures port-scan and SYN-flood detection (nil = off).
 	Scan *scan.Config
+	// NAT gathers NAT-gateway evidence for all shards (nil = off).
+	NAT *nat.Tracker
 	// Inject forges warning replies for rules with action inject (nil = off).
 	Inject *inject.Injector
 	// Rules holds the blocked-site rules (nil = no matching); swapped

@@ -7,6 +7,7 @@ import (
 
 	"github.com/nunchi-sensor/nunchi/capture"
 	"github.com/nunchi-sensor/nunchi/detect"
+	"github.com/nunchi-sensor/nunchi/detect/nat"
 	"github.com/nunchi-sensor/nunchi/detect/scan"
 	"github.com/nunchi-sensor/nunchi/inject"
 	"github.com/nunchi-sensor/nunchi/reassembly"
@@ -108,6 +109,7 @@ type Shard struct {
 	// began, for latencies in replays.
 	inj       *inject.Injector
 	scan      *scan.Detector // nil = no scan detection
+	nat       *nat.Tracker   // shared by all shards; nil = no NAT detection
 	curPkt    *capture.Packet
 	curDir    int
 	batchWall int64
@@ -126,10 +128,11 @@ const (
 	evBlock
 	evInject
 	evAnomaly
+	evNAT
 	numEventTypes
 )
 
-var eventTypeNames = [numEventTypes]string{detect.TypeFlow, detect.TypeHTTP, detect.TypeTLS, detect.TypeQUIC, detect.TypeDNS, detect.TypeBlock, detect.TypeInject, detect.TypeAnomaly}
+var eventTypeNames = [numEventTypes]string{detect.TypeFlow, detect.TypeHTTP, detect.TypeTLS, detect.TypeQUIC, detect.TypeDNS, detect.TypeBlock, detect.TypeInject, detect.TypeAnomaly, detect.TypeNAT}
 
 // expiryInterval: flows are expired at most once per second of packet time.
 const expiryInterval = int64(1e9)
@@ -142,6 +145,7 @@ func newShard(id int, cfg Config, sensor string, pub Publisher) *Shard {
 	if cfg.Scan != nil {
 		s.scan, _ = scan.New(*cfg.Scan) // validated with the config
 	}
+	s.nat = cfg.NAT
 	s.emitFn = s.emitApp
 	s.initAnomalies(cfg.Anomalies)
 	if cfg.Protocols != nil {
@@ -168,6 +172,9 @@ func (s *Shard) process(b *batch) {
 		s.checkPacketAnomalies(f, p, dir)
 		if s.scan != nil {
 			s.observeScan(f, p)
+		}
+		if s.nat != nil {
+			s.observeNAT(f, p, dir)
 		}
 		if p.Proto == capture.ProtoESP || p.Proto == capture.ProtoAH {
 			s.checkRawIPsec(f, p)
@@ -203,6 +210,9 @@ func (s *Shard) tick(now int64) {
 		if s.streams != nil {
 			s.streams.Tick(now)
 		}
+		if s.nat != nil {
+			s.emitNAT(s.nat.Tick(now))
+		}
 		s.expired = now
 	}
 }
@@ -213,6 +223,9 @@ func (s *Shard) finish() {
 		s.streams.FlushAll() // buffered segments reach their parsers first
 	}
 	s.table.Flush(reassembly.EndShutdown)
+	if s.nat != nil {
+		s.emitNAT(s.nat.Flush(s.clock))
+	}
 	s.publish()
 }
 

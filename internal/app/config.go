@@ -32,6 +32,7 @@ type Config struct {
 	Metrics   MetricsConfig           `yaml:"metrics"`
 	Report    ReportConfig            `yaml:"report"`
 	Anomalies AnomaliesConfig         `yaml:"anomalies"`
+	NAT       NATConfig               `yaml:"nat"`
 	Stats     StatsConfig             `yaml:"stats"`
 	Log       LogConfig               `yaml:"log"`
 }
@@ -159,6 +160,7 @@ func DefaultConfig() Config {
 		Streams:   reassembly.DefaultStreamConfig(),
 		Rules:     RulesConfig{ReloadCheck: 5 * time.Second},
 		Inject:    inject.DefaultConfig(),
+		NAT:       defaultNATConfig(),
 		Anomalies: AnomaliesConfig{ScanDetection: true, Scan: scan.DefaultConfig(), MalformedSampleInterval: time.Minute},
 
 		Sinks: SinksConfig{

@@ -86,6 +86,7 @@ func pipelineConfig(cfg Config, inj *inject.Injector) pipeline.Config {
 		StatsInterval: cfg.Stats.Interval,
 		Inject:        inj,
 		Scan:          cfg.Anomalies.scanConfig(),
+		NAT:           cfg.NAT.tracker(),
 		Anomalies:     cfg.Anomalies.pipelineConfig(),
 	}
 }
