@@ -615,7 +615,7 @@ type flowAnomalies struct {
 	rttUs     uint32    // SYN → ACK: the whole handshake RTT (client ↔ server)
 	reqUs     uint32    // the latest client data segment (the request an answer answers)
 	firstUs   uint32    // the first server data segment (see checkFirstSegment)
-	ipid      [2]uint16 // the latest IPv4 ID of each side, from packets whose TTL fits that side's first
+	ipid      [2]uint16 // the latest IPv4 ID of each side, from its handshake and pure ACKs
 	rstIPID   [2]uint16 // the latest RST of each direction
 	firstIPID uint16
 	rstTTL    [2]uint8
@@ -642,7 +642,10 @@ func (fa *flowAnomalies) track(f *reassembly.Flow, p *capture.Packet, dir int) {
 	if dir == reassembly.ToServer && p.PayloadLen > 0 {
 		fa.reqUs = max(sinceStart(f, p.Timestamp), 1)
 	}
-	if p.IPVersion == 4 && fl&capture.TCPRst == 0 && p.TTL == f.TTL[dir] {
+	// The peer's own counter: from its handshake and pure ACKs only (no RST,
+	// no payload), which injectors do not forge; a forged RST or answer is
+	// then compared with the packet its sender sent last.
+	if p.IPVersion == 4 && fl&capture.TCPRst == 0 && p.PayloadLen == 0 {
 		fa.ipid[dir] = uint16(p.IPID)
 		fa.seen |= 1 << dir
 	}

@@ -1,8 +1,12 @@
 package pipeline
 
 import (
+	"fmt"
+	"os"
 	"path/filepath"
+	"strings"
 	"testing"
+	"time"
 
 	"github.com/nunchi-sensor/nunchi/detect"
 	"github.com/nunchi-sensor/nunchi/detect/scan"
@@ -62,5 +66,144 @@ func TestShardAnomalies(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestForgeryAttribution: Zeek's RST-injection capture. The first packet
+// "from the server" is itself injected (a RST with TTL 46 and the client's
+// SYN's IP-ID), so the flow's TTL baseline is the forger's and the real
+// server's later RST (TTL 49) is what ttl_mismatch flags; the attribution
+// says so: its IP-ID follows the server's own counter, and it came after
+// the handshake RTT.
+func TestForgeryAttribution(t *testing.T) {
+	evs, _, err := replayFile(t, filepath.Join(testutil.CorpusDir(t), "zeek__tcp__rst-inject-rae.pcap"), Config{Protocols: DefaultProtocols()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := 0
+	for _, e := range evs {
+		if e.Type != detect.TypeAnomaly || e.Anomaly.Type != "forged_rst" {
+			continue
+		}
+		n++
+		d := details(e.Anomaly)
+		for k, want := range map[string]string{"attribution": "ttl+3/ipid:sequential/after_rtt", "ipid_pattern": "sequential",
+			"ipid_delta": "1", "attr_ttl_delta": "3", "ttl_peer": "46", "server_rtt_us": "1266240", "rtt_us": "1267865", "timing": "after_rtt"} {
+			if d[k] != want {
+				t.Errorf("%s = %q, want %q (%v)", k, d[k], want, d)
+			}
+		}
+	}
+	if n != 1 {
+		t.Errorf("%d forged_rst events, want 1", n)
+	}
+}
+
+func details(a *detect.Anomaly) map[string]string {
+	m := map[string]string{}
+	for _, d := range a.Detail {
+		if d.IsNum {
+			m[d.Key] = fmt.Sprint(d.Num)
+		} else {
+			m[d.Key] = d.Str
+		}
+	}
+	return m
+}
+
+// TestMalformedSamples: the decoder's malformed-frame drops on real
+// captures become sampled anomalies — every frame when the interval is
+// tiny (the counts add up to the decoder's), one per reason when it is long.
+func TestMalformedSamples(t *testing.T) {
+	files := []string{filepath.Join(testutil.RepoRoot(t), "testdata", "pcap", "malformed.pcap"),
+		filepath.Join(testutil.CorpusDir(t), "zeek__tcp__truncated-header.pcap"),
+		filepath.Join(testutil.CorpusDir(t), "zeek__trunc__ip4-trunc.pcap")}
+	for _, path := range files {
+		for _, iv := range []time.Duration{time.Nanosecond, time.Hour} {
+			t.Run(fmt.Sprintf("%s/%v", filepath.Base(path), iv), func(t *testing.T) {
+				evs, st, err := replayFile(t, path, Config{Protocols: DefaultProtocols(), Anomalies: AnomalyConfig{MalformedSampleInterval: iv}})
+				if err != nil {
+					t.Fatal(err)
+				}
+				counts, events := map[string]int64{}, map[string]int{}
+				for _, e := range evs {
+					if e.Type == detect.TypeAnomaly && e.Anomaly.Type == "malformed" {
+						d := details(e.Anomaly)
+						if d["reason"] != e.Anomaly.Event {
+							t.Errorf("reason %q, event %q", d["reason"], e.Anomaly.Event)
+						}
+						var c int64
+						fmt.Sscan(d["count"], &c)
+						counts[e.Anomaly.Event] += c
+						events[e.Anomaly.Event]++
+						if strings.Contains(e.Anomaly.Event, "tcp") && !e.SrcIP.IsValid() {
+							t.Errorf("malformed TCP without its addresses: %+v", e)
+						}
+					}
+				}
+				total := 0
+				for reason, n := range st.Decoder.Dropped {
+					if !strings.HasPrefix(reason, "malformed_") {
+						continue
+					}
+					total++
+					if iv == time.Nanosecond && counts[reason] != int64(n) {
+						t.Errorf("%s: samples count %d, decoder %d", reason, counts[reason], n)
+					}
+					if iv == time.Hour && (events[reason] != 1 || counts[reason] != 1) {
+						t.Errorf("%s: %d samples counting %d, want one counting 1", reason, events[reason], counts[reason])
+					}
+				}
+				if total == 0 || len(events) != total {
+					t.Errorf("reasons sampled %v, decoder %v", events, st.Decoder.Dropped)
+				}
+				t.Logf("decoder %v → samples %v counts %v", st.Decoder.Dropped, events, counts)
+			})
+		}
+	}
+}
+
+// TestDoHListFile: a DoH list from a file, by name and by address, on the
+// nDPI ECH capture (a TLS 1.3 connection to performance.radar.cloudflare.com
+// at 2606:4700::6812:1e4e); the built-in list does not name it.
+func TestDoHListFile(t *testing.T) {
+	path := filepath.Join(testutil.CorpusDir(t), "ndpi__tls_ech.pcapng")
+	dir := t.TempDir()
+	for _, c := range []struct {
+		list string
+		want string // matched detail; "" = no doh event
+	}{
+		{"", ""},
+		{"# resolvers\nPerformance.Radar.Cloudflare.com.\n", "name"},
+		{"*.radar.cloudflare.com\n", "name"},
+		{"2606:4700::/32\n", "address"},
+		{"192.0.2.1\nexample.com\n", ""},
+	} {
+		cfg := Config{Protocols: DefaultProtocols()}
+		if c.list != "" {
+			f := filepath.Join(dir, "doh.txt")
+			os.WriteFile(f, []byte(c.list), 0o644)
+			l, err := LoadDoHList(f)
+			if err != nil {
+				t.Fatal(err)
+			}
+			cfg.Anomalies.DoH = l
+		}
+		evs, _, err := replayFile(t, path, cfg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got := ""
+		for _, e := range evs {
+			if e.Type == detect.TypeAnomaly && e.Anomaly.Type == "doh" {
+				got += details(e.Anomaly)["matched"]
+				if e.Anomaly.Event != "tls" || e.FlowID == 0 {
+					t.Errorf("%+v", e)
+				}
+			}
+		}
+		if got != c.want {
+			t.Errorf("list %q: matched %q, want %q", c.list, got, c.want)
+		}
 	}
 }
