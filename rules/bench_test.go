@@ -277,6 +277,37 @@ func BenchmarkMatchName(b *testing.B) {
 	}
 }
 
+// BenchmarkLookupName is BenchmarkMatchName for the decision alone
+// (LookupName: the table slot and the filter word, no record, no RuleID).
+func BenchmarkLookupName(b *testing.B) {
+	for _, sz := range benchSizes {
+		for _, kind := range []string{"hit", "hit-hot", "miss"} {
+			b.Run(sz.name+"/"+kind, func(b *testing.B) {
+				skipLarge(b, sz.n)
+				s, d := benchSet(b, sz.n)
+				qs := d.hits
+				switch kind {
+				case "miss":
+					qs = d.misses
+				case "hit-hot":
+					qs = d.hits[:1024]
+				}
+				b.ReportAllocs()
+				i := 0
+				for b.Loop() {
+					_, ok := s.LookupName(qs[i])
+					if ok != (kind != "miss") {
+						b.Fatalf("LookupName(%q) = %v", qs[i], ok)
+					}
+					if i++; i == len(qs) {
+						i = 0
+					}
+				}
+			})
+		}
+	}
+}
+
 func BenchmarkMatchIP(b *testing.B) {
 	s, _ := testSet(b)
 	addrs := []netip.Addr{netip.MustParseAddr("203.0.113.5"), netip.MustParseAddr("192.0.2.1"),

@@ -18,11 +18,14 @@ type Holder struct {
 	mu       sync.Mutex // serialises Reload
 	reloadOK atomic.Uint64
 	reloadKO atomic.Uint64
+	hitsMu   sync.Mutex                // guards hits (not mu: a scrape never waits for a reload's compile)
+	hits     map[string]*atomic.Uint64 // by list id, over every Set served (metrics.go)
 }
 
 // NewHolder returns a Holder serving s (which may be nil: no rules).
 func NewHolder(s *Set) *Holder {
-	h := &Holder{}
+	h := &Holder{hits: map[string]*atomic.Uint64{}}
+	h.adopt(s)
 	h.cur.Store(s)
 	return h
 }
@@ -41,6 +44,7 @@ func (h *Holder) Reload(paths ...string) error {
 		h.reloadKO.Add(1)
 		return err
 	}
+	h.adopt(s) // before anyone sees s
 	h.cur.Store(s)
 	h.reloadOK.Add(1)
 	return nil

@@ -12,6 +12,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"gopkg.in/yaml.v3"
@@ -84,7 +85,7 @@ func LoadFiles(paths ...string) (*Set, error) {
 		return nil, ErrNoRules
 	}
 	l := &loader{byID: make(map[string]string), urls: make(map[string][]urlEntry)}
-	l.allowLst = &listInfo{id: "allow", action: ActionLog}
+	l.allowLst = &listInfo{id: "allow", action: ActionLog, hits: new(atomic.Uint64)}
 	for _, p := range paths {
 		l.loadTop(p)
 	}
@@ -139,7 +140,7 @@ func (l *loader) addList(id, where string) (*listInfo, bool) {
 		return nil, false
 	}
 	l.byID[id] = where
-	li := &listInfo{id: id, action: ActionAlert}
+	li := &listInfo{id: id, action: ActionAlert, hits: new(atomic.Uint64)}
 	l.lists = append(l.lists, li)
 	return li, true
 }

@@ -85,6 +85,7 @@ type listInfo struct {
 	id, version, category string
 	action                Action
 	stats                 ListStats
+	hits                  *atomic.Uint64 // see metrics.go; shared by the Sets of one Holder
 }
 
 // source is one (list, file) pair; entries refer to it by index so the
@@ -220,13 +221,20 @@ func (s *Set) match(src uint16, line uint32, pattern string) Match {
 	return s.matchKeyed(1<<63|uint64(src)<<32|uint64(line), src, line, pattern)
 }
 
-// matchRef builds the Match of a name entry. The RuleID cache is keyed by
+// hit is match for a lookup that found the entry: it counts the hit.
+func (s *Set) hit(src uint16, line uint32, pattern string) Match {
+	s.sources[src].list.hits.Add(1)
+	return s.match(src, line, pattern)
+}
+
+// matchRef builds the Match of a name entry (a hit: counted). The RuleID cache is keyed by
 // the entry's ref, known before its record is read, so the CPU fetches the
 // cache slot and the record at the same time.
 func (s *Set) matchRef(ref uint32) Match {
 	e := s.names.entry(ref)
 	so := &s.sources[e.src]
 	l := so.list
+	l.hits.Add(1)
 	return Match{
 		RuleID:      s.ruleID(uint64(ref), e.src, e.line),
 		List:        l.id,
@@ -263,6 +271,8 @@ func (s *Set) matchKeyed(key uint64, src uint16, line uint32, pattern string) Ma
 // then suffix entries of its parents, label by label; among entries for the
 // same name, the one loaded first. Any allowlist entry that matches name
 // overrides. Lookups of ASCII names do not allocate.
+//
+// MatchName is LookupName and Hit.Resolve in one call.
 func (s *Set) MatchName(name string) (Match, bool) {
 	if s == nil {
 		return Match{}, false
@@ -273,13 +283,129 @@ func (s *Set) MatchName(name string) (Match, bool) {
 	case queryIP:
 		return s.MatchIP(ip)
 	case queryName:
-		ref := s.names.lookup(key)
+		ref := s.names.candidate(key)
 		if ref == 0 || s.allow.count > 0 && s.allow.lookup(key) != 0 {
 			return Match{}, false
 		}
-		return s.matchRef(ref), true
+		return s.resolveName(key, ref)
 	}
 	return Match{}, false
+}
+
+// resolveName checks a candidate name entry against the query key (the
+// record is read for the provenance anyway) and builds its Match; a
+// candidate that is a tag collision gives way to the exact walk.
+func (s *Set) resolveName(key []byte, ref uint32) (Match, bool) {
+	if !s.names.matches(ref, key) {
+		if ref = s.names.lookup(key); ref == 0 {
+			return Match{}, false
+		}
+	}
+	return s.matchRef(ref), true
+}
+
+// Hit is the answer of a Lookup: the entry that blocks a query, before its
+// provenance (list, rule id, pattern…) is read. A Lookup costs one memory
+// round trip on a large set (the table slot; the Bloom filter word is
+// loaded beside it), where MatchName costs two (then the entry's record
+// and its cached RuleID); a sensor can decide on the Lookup and resolve the
+// Hit where it builds the block event.
+//
+// A name Hit is decided on 31 bits of the name's hash: a miss is certain,
+// a hit is wrong with a probability of about 2^-31 per table slot compared
+// (one to three), and Resolve, which reads the entry, says so. The Hit
+// keeps its Set: it resolves against the rules it was looked up in, reload
+// or not.
+type Hit struct {
+	set  *Set
+	name string     // the query, for a name entry
+	ref  uint32     // the candidate name entry
+	cidr *cidrEntry // or the CIDR entry
+	url  *urlEntry  // or the URL entry
+}
+
+// Resolve returns the Match of h. ok is false for the zero Hit and for the
+// rare name Hit whose entry turns out not to be the query's (a tag
+// collision; see Hit), in which case the query is matched exactly, and ok
+// says whether some other entry blocks it.
+func (h Hit) Resolve() (m Match, ok bool) {
+	s := h.set
+	switch {
+	case s == nil:
+		return Match{}, false
+	case h.cidr != nil:
+		return s.hit(h.cidr.src, h.cidr.line, h.cidr.pattern), true
+	case h.url != nil:
+		return s.hit(h.url.src, h.url.line, h.url.pattern), true
+	}
+	var buf [maxQuery]byte
+	key, _, kind := normalizeQuery(&buf, h.name)
+	if kind != queryName {
+		return Match{}, false
+	}
+	return s.resolveName(key, h.ref)
+}
+
+// LookupName is the decision half of MatchName: whether name is blocked,
+// with the same normalisation and precedence, without reading the
+// provenance (see Hit). It does not allocate for ASCII names.
+func (s *Set) LookupName(name string) (Hit, bool) {
+	if s == nil {
+		return Hit{}, false
+	}
+	var buf [maxQuery]byte
+	key, ip, kind := normalizeQuery(&buf, name)
+	switch kind {
+	case queryIP:
+		return s.LookupIP(ip)
+	case queryName:
+		ref := s.names.candidate(key)
+		if ref == 0 || s.allow.count > 0 && s.allow.lookup(key) != 0 {
+			return Hit{}, false
+		}
+		return Hit{set: s, name: name, ref: ref}, true
+	}
+	return Hit{}, false
+}
+
+// LookupIP is the decision half of MatchIP (see Hit).
+func (s *Set) LookupIP(a netip.Addr) (Hit, bool) {
+	if s == nil {
+		return Hit{}, false
+	}
+	if e := s.cidrs.lookup(a); e != nil {
+		return Hit{set: s, cidr: e}, true
+	}
+	return Hit{}, false
+}
+
+// LookupURL is the decision half of MatchURL (see Hit).
+func (s *Set) LookupURL(host, path string) (Hit, bool) {
+	if s == nil {
+		return Hit{}, false
+	}
+	var buf [maxQuery]byte
+	key, ip, kind := normalizeQuery(&buf, host)
+	switch kind {
+	case queryIP:
+		if e := s.urlEntry(ipKey(&buf, ip), path); e != nil {
+			return Hit{set: s, url: e}, true
+		}
+		return s.LookupIP(ip)
+	case queryName:
+		if e := s.urlEntry(key, path); e != nil {
+			if s.allow.lookup(key) != 0 {
+				return Hit{}, false
+			}
+			return Hit{set: s, url: e}, true
+		}
+		ref := s.names.candidate(key)
+		if ref == 0 || s.allow.count > 0 && s.allow.lookup(key) != 0 {
+			return Hit{}, false
+		}
+		return Hit{set: s, name: host, ref: ref}, true
+	}
+	return Hit{}, false
 }
 
 func (s *Set) matchKey(key []byte) (Match, bool) {
@@ -323,8 +449,16 @@ func (s *Set) MatchURL(host, path string) (Match, bool) {
 }
 
 func (s *Set) matchURLKey(key []byte, path string) (Match, bool) {
+	if e := s.urlEntry(key, path); e != nil {
+		return s.hit(e.src, e.line, e.pattern), true
+	}
+	return Match{}, false
+}
+
+// urlEntry returns the URL entry for host key and path, or nil.
+func (s *Set) urlEntry(key []byte, path string) *urlEntry {
 	if len(s.urls) == 0 {
-		return Match{}, false
+		return nil
 	}
 	path = requestPath(path)
 	for i := 0; ; {
@@ -332,13 +466,13 @@ func (s *Set) matchURLKey(key []byte, path string) (Match, bool) {
 			for j := range es {
 				e := &es[j]
 				if (i == 0 || e.suffix) && strings.HasPrefix(path, e.path) {
-					return s.match(e.src, e.line, e.pattern), true
+					return e
 				}
 			}
 		}
 		d := indexByte(key[i:], '.')
 		if d < 0 {
-			return Match{}, false
+			return nil
 		}
 		i += d + 1
 	}
@@ -387,7 +521,7 @@ func (s *Set) MatchIP(a netip.Addr) (Match, bool) {
 	if e == nil {
 		return Match{}, false
 	}
-	return s.match(e.src, e.line, e.pattern), true
+	return s.hit(e.src, e.line, e.pattern), true
 }
 
 // bytesString views b as a string; b must never change afterwards (the

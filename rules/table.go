@@ -20,8 +20,9 @@ import (
 // kind is '.' for a suffix entry and 0 for an exact one, so the bytes from
 // ref-1 spell the pattern ".casino.example" with no copy. A slot holds the
 // record's ref (its arena offset, never 0 since a header precedes it; 0
-// marks an empty slot) and 32 bits of the name's hash as a tag, so a probe
-// touches the arena only when the tag agrees. Slots use linear probing at a
+// marks an empty slot) and a tag: 31 bits of the name's hash and, in bit
+// 0, whether the entry is a suffix entry. A verified probe touches the
+// arena only when the tag agrees; a candidate lookup (LookupName) never. Slots use linear probing at a
 // load factor of 0.8 over a table whose size need not be a power of two (the
 // hash is reduced by multiplication). Duplicates are kept; linear probing
 // finds them in insertion order, so the first loaded wins.
@@ -167,6 +168,7 @@ func (b *tableBuilder) build() nameTable {
 	const batch = 16
 	var refs [batch]uint32
 	var hs [batch]uint64
+	var tags [batch]uint32
 	k := 0
 	var sink uint32
 	flush := func() {
@@ -177,7 +179,7 @@ func (b *tableBuilder) build() nameTable {
 					i = 0
 				}
 			}
-			t.slots[i] = slot{ref: refs[j], tag: uint32(hs[j])}
+			t.slots[i] = slot{ref: refs[j], tag: tags[j]}
 		}
 		k = 0
 	}
@@ -195,6 +197,10 @@ func (b *tableBuilder) build() nameTable {
 			}
 			t.all[h>>t.allShift] |= uint64(1)<<(h&63) | uint64(1)<<((h>>6)&63)
 			refs[k], hs[k] = uint32(ci<<chunkBits|(off+hdrLen)), h
+			tags[k] = uint32(h) &^ 1
+			if c[off+7] == kindDot {
+				tags[k] |= 1 // the kind bit: see probeTag
+			}
 			sink += t.slots[t.home(h)].tag
 			if k++; k == batch {
 				flush()
@@ -233,6 +239,20 @@ func (t *nameTable) entry(ref uint32) entry {
 
 func (e entry) name() []byte { return e.chunk[e.off : e.off+e.n] }
 
+// matches reports whether the entry at ref matches the query key: it is
+// the key itself, or a suffix entry for one of its parents.
+func (t *nameTable) matches(ref uint32, key []byte) bool {
+	e := t.entry(ref)
+	name := e.name()
+	switch {
+	case len(key) == len(name):
+		return string(key) == string(name)
+	case len(key) > len(name):
+		return e.kind == kindDot && key[len(key)-len(name)-1] == '.' && string(key[len(key)-len(name):]) == string(name)
+	}
+	return false
+}
+
 // pattern is the entry as a string, with its leading dot for suffix entries.
 func (e entry) pattern() string {
 	if e.kind == kindDot {
@@ -250,20 +270,45 @@ func (t *nameTable) find(key []byte, suffixOnly bool) uint32 {
 }
 
 // probe continues a lookup of key (hash h) at slot i, whose content s the
-// caller has already loaded.
+// caller has already loaded, and compares the names.
 func (t *nameTable) probe(key []byte, suffixOnly bool, h uint64, i int, s slot) uint32 {
-	tag := uint32(h)
+	tag := uint32(h) | 1
 	for {
 		if s.ref == 0 {
 			return 0
 		}
-		if s.tag == tag {
+		if s.tag|1 == tag {
 			c := t.chunks[s.ref>>chunkBits]
 			off := int(s.ref & chunkMask)
 			if int(c[off-2]) == len(key) && (!suffixOnly || c[off-1] == kindDot) &&
 				string(c[off:off+len(key)]) == string(key) {
 				return s.ref
 			}
+		}
+		if i++; i == len(t.slots) {
+			i = 0
+		}
+		s = t.slots[i]
+	}
+}
+
+// probeTag is probe without the arena: the first slot from i (content s
+// already loaded) whose tag agrees with h (31 bits of the hash) and whose
+// kind bit allows it (suffix entries only for a parent level). A true
+// entry always agrees, so a 0 is a certain miss; a ref is a candidate that
+// is wrong with a probability of about 2^-31 per slot compared, which
+// Resolve checks when it reads the record for the provenance anyway.
+func (t *nameTable) probeTag(suffixOnly bool, h uint64, i int, s slot) uint32 {
+	want, mask := uint32(h)|1, ^uint32(0)
+	if !suffixOnly {
+		mask = ^uint32(1) // either kind
+	}
+	for {
+		if s.ref == 0 {
+			return 0
+		}
+		if (s.tag^want)&mask == 0 {
+			return s.ref
 		}
 		if i++; i == len(t.slots) {
 			i = 0
@@ -285,6 +330,16 @@ const maxLevels = 8
 // their cache misses and a lookup in a table far larger than the caches
 // costs about one memory latency, not one per level.
 func (t *nameTable) lookup(key []byte) uint32 {
+	return t.walk(key, true)
+}
+
+// candidate is lookup without the name comparison (see probeTag): one
+// round trip to memory for the table, none to the arena.
+func (t *nameTable) candidate(key []byte) uint32 {
+	return t.walk(key, false)
+}
+
+func (t *nameTable) walk(key []byte, verify bool) uint32 {
 	if t.count == 0 {
 		return 0
 	}
@@ -347,7 +402,13 @@ func (t *nameTable) lookup(key []byte) uint32 {
 	}
 	for j := 0; j < n; j++ {
 		l := &lv[j]
-		if r := t.probe(key[l.start:], l.start > 0, l.h, int(l.i), l.s); r != 0 {
+		var r uint32
+		if verify {
+			r = t.probe(key[l.start:], l.start > 0, l.h, int(l.i), l.s)
+		} else {
+			r = t.probeTag(l.start > 0, l.h, int(l.i), l.s)
+		}
+		if r != 0 {
 			return r
 		}
 	}
@@ -408,7 +469,7 @@ func (t *nameTable) findAll(key []byte, fn func(e entry, level []byte)) {
 		h := maphash.Bytes(t.seed, k)
 		for i := t.home(h); t.slots[i].ref != 0; {
 			s := t.slots[i]
-			if s.tag == uint32(h) {
+			if s.tag|1 == uint32(h)|1 {
 				e := t.entry(s.ref)
 				if bytes.Equal(e.name(), k) && (!suffixOnly || e.kind == kindDot) {
 					fn(e, k)
