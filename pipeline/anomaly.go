@@ -54,16 +54,42 @@ func (s *Shard) checkPacketAnomalies(f *reassembly.Flow, p *capture.Packet, dir 
 		return
 	}
 	fa := s.flowAnom(f)
+	isSynAck := p.TCP.Flags&(capture.TCPSyn|capture.TCPAck) == capture.TCPSyn|capture.TCPAck
+	if fa != nil && dir == reassembly.ToClient && isSynAck && fa.synAckTTL == 0 && !f.Midstream {
+		fa.synAckTTL = p.TTL // the handshake peer: the baseline of the server's TTL
+		fa.synAckUs = max(sinceStart(f, p.Timestamp), 1)
+	}
 	if f.Marks&markForged == 0 {
-		s.checkForged(f, fa, p, dir)
+		if dir == reassembly.ToClient && isSynAck && f.Marks&markRSTToClient != 0 && !f.Midstream {
+			// The "server" reset the SYN, then the server accepted it: the
+			// reset was someone else's (an injector racing the handshake).
+			d := []detect.Detail{detect.Str("direction", dirName(dir)), detect.Num("ttl_seen", int64(p.TTL))}
+			sus := suspect{v4: p.IPVersion == 4}
+			if a := s.appOf(f); a != nil && fa != nil {
+				sus.ttl, sus.ipid = fa.rstTTL[dir], fa.rstIPID[dir]
+				if a.rstSeen&(1<<dir) != 0 {
+					sus.at = a.rstTS[dir]
+				}
+			}
+			s.emitAnomaly(f, p.Timestamp, "forged_rst", "rst_then_synack", s.attribute(d, f, fa, dir, sus)...)
+			f.Marks |= markForged
+		} else {
+			s.checkForged(f, fa, p, dir)
+		}
 	}
 	if fa != nil {
-		fa.track(f, p, dir)
+		// The first server data segment may be a forged answer: it does not
+		// move the server's IP-ID baseline (checkFirstSegment keeps its ID).
+		// Nor does a second segment at its sequence number (the other copy).
+		a := s.appOf(f)
+		firstData := dir == reassembly.ToClient && p.PayloadLen > 0 &&
+			(a.firstSeen&(1<<dir) == 0 || p.TCP.Seq == a.firstSeq[dir])
+		fa.track(f, p, dir, firstData)
 	}
 }
 
 func (s *Shard) checkForged(f *reassembly.Flow, fa *flowAnomalies, p *capture.Packet, dir int) {
-	first := f.TTL[dir] // TTL of the first packet of this direction
+	first := peerTTL(f, fa, dir) // the claimed sender's TTL
 	if f.Tunnel.Type != capture.TunnelNone {
 		// Inside a tunnel the inner TTL says nothing about who sent the
 		// packet (a Teredo relay answers with its own hop limit).
@@ -351,11 +377,17 @@ func (s *Shard) checkFirstSegment(a *appState, f *reassembly.Flow, p *capture.Pa
 		copyName := "second"
 		if dir == reassembly.ToClient {
 			// Which copy is forged: the one whose TTL fits the handshake
-			// peer less; on a tie the first (an injector near the sensor
+			// peer less; on a tie the one whose IP-ID is further from the
+			// server's counter; then the first (an injector near the sensor
 			// wins the race; that is why it forges).
 			first := suspect{ttl: a.anom.firstTTL, ipid: a.anom.firstIPID, at: f.First + int64(a.anom.firstUs)*1000, v4: p.IPVersion == 4}
-			peer := int(f.TTL[dir])
-			if absInt(int(first.ttl)-peer) >= absInt(int(p.TTL)-peer) {
+			peer := int(peerTTL(f, &a.anom, dir))
+			d1, d2 := absInt(int(first.ttl)-peer), absInt(int(p.TTL)-peer)
+			if d1 == d2 && p.IPVersion == 4 && a.anom.seen&(1<<dir) != 0 {
+				base := a.anom.ipid[dir]
+				d1, d2 = absInt(int(int16(first.ipid-base))), absInt(int(int16(uint16(p.IPID)-base)))
+			}
+			if d1 >= d2 {
 				sus, copyName = first, "first"
 			}
 		}
@@ -615,11 +647,12 @@ type flowAnomalies struct {
 	rttUs     uint32    // SYN → ACK: the whole handshake RTT (client ↔ server)
 	reqUs     uint32    // the latest client data segment (the request an answer answers)
 	firstUs   uint32    // the first server data segment (see checkFirstSegment)
-	ipid      [2]uint16 // the latest IPv4 ID of each side, from its handshake and pure ACKs
+	ipid      [2]uint16 // the latest IPv4 ID of each side (not from RSTs or the first server data segment)
 	rstIPID   [2]uint16 // the latest RST of each direction
 	firstIPID uint16
 	rstTTL    [2]uint8
 	firstTTL  uint8
+	synAckTTL uint8 // the SYN/ACK's TTL: the real server's (0 = none seen)
 	tunnel    uint8 // tunnelCONNECT | tunnelSOCKS: what set appState.connectHost
 	seen      uint8 // 1 << dir once ipid[dir] holds a value; seenHostMismatch
 }
@@ -630,25 +663,33 @@ const seenHostMismatch = 1 << 2
 
 // track updates the state with one TCP packet (after the forgery checks,
 // which compare the packet with what came before it).
-func (fa *flowAnomalies) track(f *reassembly.Flow, p *capture.Packet, dir int) {
+func (fa *flowAnomalies) track(f *reassembly.Flow, p *capture.Packet, dir int, firstData bool) {
 	fl := p.TCP.Flags
 	switch {
 	case f.Midstream:
-	case dir == reassembly.ToClient && fl&capture.TCPSyn != 0 && fl&capture.TCPAck != 0 && fa.synAckUs == 0:
-		fa.synAckUs = max(sinceStart(f, p.Timestamp), 1)
 	case dir == reassembly.ToServer && fl&(capture.TCPSyn|capture.TCPRst) == 0 && fl&capture.TCPAck != 0 && fa.synAckUs != 0 && fa.rttUs == 0:
 		fa.rttUs = max(sinceStart(f, p.Timestamp), fa.synAckUs)
 	}
 	if dir == reassembly.ToServer && p.PayloadLen > 0 {
 		fa.reqUs = max(sinceStart(f, p.Timestamp), 1)
 	}
-	// The peer's own counter: from its handshake and pure ACKs only (no RST,
-	// no payload), which injectors do not forge; a forged RST or answer is
-	// then compared with the packet its sender sent last.
-	if p.IPVersion == 4 && fl&capture.TCPRst == 0 && p.PayloadLen == 0 {
+	// The peer's own counter: its latest packet other than a RST or the
+	// first server data segment (what injectors forge); a forged RST or
+	// answer is compared with the packet its claimed sender sent last.
+	if p.IPVersion == 4 && fl&capture.TCPRst == 0 && !firstData {
 		fa.ipid[dir] = uint16(p.IPID)
 		fa.seen |= 1 << dir
 	}
+}
+
+// peerTTL is the TTL a packet from dir should have: the SYN/ACK's for the
+// server (the first packet "from the server" may itself be a forged RST
+// racing the handshake), else the first packet's of that direction.
+func peerTTL(f *reassembly.Flow, fa *flowAnomalies, dir int) uint8 {
+	if dir == reassembly.ToClient && fa != nil && fa.synAckTTL != 0 {
+		return fa.synAckTTL
+	}
+	return f.TTL[dir]
 }
 
 // sinceStart is ts in microseconds since the flow's first packet.
@@ -693,7 +734,7 @@ const ipidClose = 16
 func (s *Shard) attribute(d []detect.Detail, f *reassembly.Flow, fa *flowAnomalies, dir int, sus suspect) []detect.Detail {
 	var sig [64]byte
 	b := sig[:0]
-	peer := f.TTL[dir]
+	peer := peerTTL(f, fa, dir)
 	ttlPart := "ttl?"
 	if sus.ttl != 0 && peer != 0 && f.Tunnel.Type == capture.TunnelNone {
 		delta := int(sus.ttl) - int(peer)
@@ -713,6 +754,8 @@ func (s *Shard) attribute(d []detect.Detail, f *reassembly.Flow, fa *flowAnomali
 	case sus.ttl == 0 && sus.ipid == 0:
 	case sus.ipid == 0:
 		pattern = "zero"
+	case sus.ipid == f.LastIPID(1-dir) && sus.at != 0:
+		pattern = "trigger_copy" // the ID of the packet it answers, copied
 	case fa != nil && fa.seen&(1<<dir) != 0:
 		delta := int16(sus.ipid - fa.ipid[dir])
 		d = append(d, detect.Num("ipid_delta", int64(delta)))
@@ -736,7 +779,9 @@ func (s *Shard) attribute(d []detect.Detail, f *reassembly.Flow, fa *flowAnomali
 		if fa.rttUs != 0 {
 			d = append(d, detect.Num("rtt_us", int64(fa.rttUs)))
 		}
-		if req := f.First + int64(fa.reqUs)*1000; fa.reqUs != 0 && sus.at >= req {
+		// The request answered: the latest client data, or the SYN itself
+		// for a forgery racing the handshake.
+		if req := f.First + int64(fa.reqUs)*1000; (fa.reqUs != 0 || !f.Midstream) && sus.at >= req {
 			lat := (sus.at - req) / 1000
 			d = append(d, detect.Num("latency_us", lat))
 			if fa.synAckUs != 0 {

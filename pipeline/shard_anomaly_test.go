@@ -14,8 +14,8 @@ import (
 )
 
 // TestShardAnomalies: the anomalies the shard reports itself, on real
-// captures — Zeek's RST-injection capture has a forged reset (TTL 49 where
-// the server's packets arrive with 46), Suricata's overlap test carries
+// captures — Zeek's RST-injection capture has a forged reset racing the
+// handshake (TTL 46, then the server's SYN/ACK with 49), Suricata's overlap test carries
 // overlapping segments with different bytes, Arkime's CONNECT capture a
 // proxy — and the project's own clean capture raises none.
 func TestShardAnomalies(t *testing.T) {
@@ -24,7 +24,7 @@ func TestShardAnomalies(t *testing.T) {
 		file string
 		want map[string]int // "type/event" → count
 	}{
-		{filepath.Join(corpus, "zeek__tcp__rst-inject-rae.pcap"), map[string]int{"forged_rst/ttl_mismatch": 1}},
+		{filepath.Join(corpus, "zeek__tcp__rst-inject-rae.pcap"), map[string]int{"forged_rst/rst_then_synack": 1}},
 		{filepath.Join(corpus, "sv__eve-overlap-payload-04-partial-overlap__tcp-overlap2.pcap"), map[string]int{"overlap_conflict/overlap_conflict": 1}},
 		{filepath.Join(corpus, "arkime__https-connect.pcap"), map[string]int{"proxy/http_connect": 1, "tls_no_sni/tls_no_sni": 1}},
 		{filepath.Join(testutil.RepoRoot(t), "testdata", "demo.pcap"), map[string]int{}},
@@ -69,12 +69,12 @@ func TestShardAnomalies(t *testing.T) {
 	}
 }
 
-// TestForgeryAttribution: Zeek's RST-injection capture. The first packet
-// "from the server" is itself injected (a RST with TTL 46 and the client's
-// SYN's IP-ID), so the flow's TTL baseline is the forger's and the real
-// server's later RST (TTL 49) is what ttl_mismatch flags; the attribution
-// says so: its IP-ID follows the server's own counter, and it came after
-// the handshake RTT.
+// TestForgeryAttribution: Zeek's RST-injection capture. 234 ms after the
+// client's SYN a RST "from the server" arrives with TTL 46 and the SYN's own
+// IP-ID; 1.27 s after the SYN the real server's SYN/ACK arrives with TTL 49.
+// The RST is reported when the SYN/ACK shows the port was open, attributed
+// to an injector 3 hops nearer that copies the trigger's IP-ID and answers
+// before one server RTT.
 func TestForgeryAttribution(t *testing.T) {
 	evs, _, err := replayFile(t, filepath.Join(testutil.CorpusDir(t), "zeek__tcp__rst-inject-rae.pcap"), Config{Protocols: DefaultProtocols()})
 	if err != nil {
@@ -87,11 +87,14 @@ func TestForgeryAttribution(t *testing.T) {
 		}
 		n++
 		d := details(e.Anomaly)
-		for k, want := range map[string]string{"attribution": "ttl+3/ipid:sequential/after_rtt", "ipid_pattern": "sequential",
-			"ipid_delta": "1", "attr_ttl_delta": "3", "ttl_peer": "46", "server_rtt_us": "1266240", "rtt_us": "1267865", "timing": "after_rtt"} {
+		for k, want := range map[string]string{"attribution": "ttl-3/ipid:trigger_copy/before_rtt", "ipid_pattern": "trigger_copy",
+			"attr_ttl_delta": "-3", "ttl_peer": "49", "server_rtt_us": "1266240", "latency_us": "233736", "timing": "before_rtt"} {
 			if d[k] != want {
 				t.Errorf("%s = %q, want %q (%v)", k, d[k], want, d)
 			}
+		}
+		if e.Anomaly.Event != "rst_then_synack" {
+			t.Errorf("event %q", e.Anomaly.Event)
 		}
 	}
 	if n != 1 {
