@@ -32,7 +32,7 @@ import (
 // knownCrashers lists the cases that crash the sensor until their fix lands
 // (docs/reliability.md): they are skipped, not forgotten.
 func TestMalformedCaptures(t *testing.T) {
-	runKnown := os.Getenv("NUNCHI_TEST_KNOWN_CRASHERS") == "1"
+	runKnown := os.Getenv("NUNCHI_TEST_KNOWN_ISSUES") == "1"
 	dir := testutil.CorpusDir(t)
 	files, err := filepath.Glob(filepath.Join(dir, "*.pcap*"))
 	if err != nil || len(files) == 0 {
@@ -88,7 +88,7 @@ func TestMalformedCaptures(t *testing.T) {
 				t.Fatal(err)
 			}
 			if why, ok := knownCrashers[name]; ok && !runKnown {
-				t.Logf("%s: skipped, known crasher: %s (NUNCHI_TEST_KNOWN_CRASHERS=1 runs it)", name, why)
+				t.Logf("%s: skipped, known crasher: %s (NUNCHI_TEST_KNOWN_ISSUES=1 runs it)", name, why)
 				continue
 			}
 			if keep != "" {

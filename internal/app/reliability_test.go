@@ -43,29 +43,40 @@ func (c *eventCounter) Write(p []byte) (int, error) {
 	c.bytes += uint64(len(p))
 	data := p
 	if len(c.partial) > 0 {
-		data = append(c.partial, p...)
+		// Finish the line the last write left open, without copying p.
+		i := bytes.IndexByte(p, '\n')
+		if i < 0 {
+			c.partial = append(c.partial, p...)
+			return len(p), nil
+		}
+		c.partial = append(c.partial, p[:i]...)
+		c.line(c.partial)
 		c.partial = c.partial[:0]
+		data = p[i+1:]
 	}
 	for {
 		i := bytes.IndexByte(data, '\n')
 		if i < 0 {
-			c.partial = append(c.partial[:0], data...)
+			c.partial = append(c.partial, data...)
 			return len(p), nil
 		}
-		line := data[:i]
+		c.line(data[:i])
 		data = data[i+1:]
-		c.lines++
-		typ := "?"
-		if j := bytes.Index(line, eventTypeKey); j >= 0 {
-			rest := line[j+len(eventTypeKey):]
-			if k := bytes.IndexByte(rest, '"'); k >= 0 {
-				typ = string(rest[:k])
-			}
+	}
+}
+
+func (c *eventCounter) line(line []byte) {
+	c.lines++
+	typ := "?"
+	if j := bytes.Index(line, eventTypeKey); j >= 0 {
+		rest := line[j+len(eventTypeKey):]
+		if k := bytes.IndexByte(rest, '"'); k >= 0 {
+			typ = string(rest[:k])
 		}
-		c.types[typ]++
-		if c.keep[typ] {
-			c.kept = append(c.kept, bytes.Clone(line))
-		}
+	}
+	c.types[typ]++
+	if c.keep[typ] {
+		c.kept = append(c.kept, bytes.Clone(line))
 	}
 }
 
@@ -170,8 +181,10 @@ func checkAccounting(t testing.TB, name string, st pipeline.Stats, ctr *eventCou
 	}
 }
 
-// heapSampler records the peak of the Go heap in use (runtime.MemStats
-// HeapInuse) while a replay runs, sampling every few milliseconds.
+// heapSampler records the peak of the live Go heap while a replay runs:
+// every 50 ms it collects garbage and reads HeapAlloc, so the figure is
+// what the sensor holds (its tables, buffers and queues), not garbage
+// waiting for the collector.
 type heapSampler struct {
 	stop chan struct{}
 	done chan struct{}
@@ -183,18 +196,19 @@ func startHeapSampler() *heapSampler {
 	runtime.GC()
 	var ms runtime.MemStats
 	runtime.ReadMemStats(&ms)
-	h := &heapSampler{stop: make(chan struct{}), done: make(chan struct{}), base: ms.HeapInuse, peak: ms.HeapInuse}
+	h := &heapSampler{stop: make(chan struct{}), done: make(chan struct{}), base: ms.HeapAlloc, peak: ms.HeapAlloc}
 	go func() {
 		defer close(h.done)
-		tk := time.NewTicker(5 * time.Millisecond)
+		tk := time.NewTicker(50 * time.Millisecond)
 		defer tk.Stop()
 		for {
 			select {
 			case <-h.stop:
 				return
 			case <-tk.C:
+				runtime.GC()
 				runtime.ReadMemStats(&ms)
-				h.peak = max(h.peak, ms.HeapInuse)
+				h.peak = max(h.peak, ms.HeapAlloc)
 			}
 		}
 	}()
