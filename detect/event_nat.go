@@ -42,6 +42,7 @@ type NATEvidence struct {
 	TTLs          []string // "64-1": initial TTL and hops
 	IPIDSequences int      // independent IP-ID counters spanning several flows
 	Clocks        int      // independent TCP timestamp clocks (most toward one destination)
+	PortRuns      int      // independent source-port runs (most toward one service)
 	SYNSignatures int      // distinct p0f-style SYN signatures
 	Signatures    []string
 	UserAgents    int      // distinct User-Agent operating-system families
@@ -96,6 +97,8 @@ func (n *NAT) appendJSON(b []byte) []byte {
 	b = strconv.AppendInt(b, int64(ev.IPIDSequences), 10)
 	b = append(b, `,"clocks":`...)
 	b = strconv.AppendInt(b, int64(ev.Clocks), 10)
+	b = append(b, `,"port_runs":`...)
+	b = strconv.AppendInt(b, int64(ev.PortRuns), 10)
 	b = append(b, `,"syn_signatures":`...)
 	b = strconv.AppendInt(b, int64(ev.SYNSignatures), 10)
 	if len(ev.Signatures) > 0 {

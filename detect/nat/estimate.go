@@ -17,21 +17,39 @@ const (
 
 // estimate is the evidence of one source, counted.
 type estimate struct {
-	hosts      int
-	conf       float64
-	ttlClasses int
-	sigs       int
-	clocks     int // hosts the timestamp clocks separate (per signature, most toward one destination)
-	maxClocks  int // most clocks of one signature toward one destination
-	ipid       int
-	ua         int
-	ja4        int
-	paired     int
-	portAlloc  string
-	ports      int
+	hosts       int
+	conf        float64
+	ttlClasses  int
+	sigs        int
+	clocks      int // hosts the timestamp clocks separate (per signature, most toward one destination)
+	maxClocks   int // most clocks of one signature toward one destination
+	portRuns    int // hosts the source-port runs separate
+	maxPortRuns int
+	ipid        int
+	ua          int
+	ja4         int
+	paired      int
+	portAlloc   string
+	ports       int
 }
 
 var cgnat = netip.MustParsePrefix("100.64.0.0/10")
+
+// runsPerSig sorts keys (signature index << 56 | destination hash) and
+// returns, per signature, the most keys any one destination has.
+func runsPerSig(keys []uint64) (per [maxSigs]int) {
+	slices.Sort(keys)
+	for i := 0; i < len(keys); {
+		j := i + 1
+		for j < len(keys) && keys[j] == keys[i] {
+			j++
+		}
+		gi := int(keys[i] >> 56)
+		per[gi] = max(per[gi], j-i)
+		i = j
+	}
+	return per
+}
 
 // count measures s's evidence. The work is bounded by the per-source caps
 // (at most maxClocks timestamp clocks are sorted).
@@ -40,34 +58,39 @@ func (t *Tracker) count(s *source) estimate {
 	e.ttlClasses = s.ttlClasses()
 	e.sigs = len(s.sigs)
 
-	// Clocks per (signature, destination): the hosts of one signature are
-	// at least the most clocks seen toward any one destination.
+	// Confirmed clocks and port runs per (signature, destination): the
+	// hosts of one signature are at least the most of either seen toward
+	// any one destination.
 	keys := t.scratch[:0]
 	for i := range s.clocks {
 		c := &s.clocks[i]
-		gi := slices.IndexFunc(s.sigs, func(g sigEntry) bool { return g.sig == c.sig })
-		if gi < 0 {
+		if c.n < 2 {
 			continue
 		}
-		keys = append(keys, uint64(gi)<<56|detect.EventID(c.dst[:])>>8)
-	}
-	slices.Sort(keys)
-	t.scratch = keys
-	var perSig [maxSigs]int
-	for i := 0; i < len(keys); {
-		j := i + 1
-		for j < len(keys) && keys[j] == keys[i] {
-			j++
+		if gi := slices.IndexFunc(s.sigs, func(g sigEntry) bool { return g.sig == c.sig }); gi >= 0 {
+			keys = append(keys, uint64(gi)<<56|detect.EventID(c.dst[:])>>8)
 		}
-		gi := int(keys[i] >> 56)
-		perSig[gi] = max(perSig[gi], j-i)
-		e.maxClocks = max(e.maxClocks, j-i)
-		i = j
 	}
+	clockSig := runsPerSig(keys)
+	keys = keys[:0]
+	for i := range s.portSeqs {
+		q := &s.portSeqs[i]
+		if q.n < 2 {
+			continue
+		}
+		if gi := slices.IndexFunc(s.sigs, func(g sigEntry) bool { return g.sig == q.sig }); gi >= 0 {
+			keys = append(keys, uint64(gi)<<56|(detect.EventID(q.dst[:])^uint64(q.dport)*0x9e3779b97f4a7c15)>>8)
+		}
+	}
+	portSig := runsPerSig(keys)
+	t.scratch = keys
 	sigHosts := 0
 	for gi := range s.sigs {
-		e.clocks += perSig[gi]
-		sigHosts += max(1, perSig[gi])
+		e.clocks += clockSig[gi]
+		e.portRuns += portSig[gi]
+		e.maxClocks = max(e.maxClocks, clockSig[gi])
+		e.maxPortRuns = max(e.maxPortRuns, portSig[gi])
+		sigHosts += max(1, clockSig[gi], portSig[gi])
 	}
 
 	for _, q := range s.ipid {
@@ -98,6 +121,9 @@ func (t *Tracker) count(s *source) estimate {
 	}
 	if e.maxClocks >= 2 {
 		miss *= 0.2
+	}
+	if e.maxPortRuns >= 2 {
+		miss *= 0.35
 	}
 	if e.ipid >= 2 {
 		miss *= 0.55
@@ -265,7 +291,7 @@ func (t *Tracker) build(s *source, sum *summary, e estimate, now int64) *detect.
 		n.NATType = ""
 	}
 	ev := &n.Evidence
-	ev.TTLClasses, ev.SYNSignatures, ev.Clocks = e.ttlClasses, e.sigs, e.clocks
+	ev.TTLClasses, ev.SYNSignatures, ev.Clocks, ev.PortRuns = e.ttlClasses, e.sigs, e.clocks, e.portRuns
 	ev.IPIDSequences, ev.UserAgents, ev.JA4, ev.PairedHosts = e.ipid, e.ua, e.ja4, e.paired
 	ev.SYNs, ev.PortSamples = s.syns, e.ports
 	for _, c := range s.ttls {

@@ -2,6 +2,7 @@ package nat
 
 import (
 	"net/netip"
+	"slices"
 	"strconv"
 
 	"github.com/nunchi-sensor/nunchi/capture"
@@ -10,10 +11,16 @@ import (
 
 // stunSession is what one STUN client address has shown of a NAT test
 // (RFC 3489 / RFC 5780 behaviour discovery): which ports it used toward
-// which server addresses, and which change tests were answered.
+// which server addresses, and which change tests were answered. Requests
+// and answers travel in different flows, which different shards may
+// handle in either order, so everything here is order-independent: both
+// are kept and matched by transaction id whichever comes second, and the
+// verdicts use earliest answers and latest requests.
 type stunSession struct {
 	reqs   [32]stunReq // recent requests, a ring
 	nreq   int
+	resps  [32]stunResp // recent answers, a ring
+	nresp  int
 	tests  []stunTest
 	toAddr []portUse  // change-free requests: source port → server address
 	alt    []altAddr  // server address → alternate address it advertised
@@ -31,15 +38,22 @@ type stunReq struct {
 	t      int64
 }
 
+type stunResp struct {
+	txid    [16]byte
+	to      netip.AddrPort
+	mapped  netip.AddrPort
+	changed netip.AddrPort
+	t       int64
+}
+
 // stunTest is one change test (a CHANGE-REQUEST) from one client port.
 type stunTest struct {
-	port       uint16
-	change     uint8
-	requests   int
-	first      int64
-	respAt     int64 // first answer seen (0: none)
-	retryAfter bool  // the client asked again after the answer: it never arrived
-	verdict    int8  // 0 undecided, 1 delivered, -1 filtered
+	port          uint16
+	change        uint8
+	requests      int
+	first, latest int64 // earliest and latest request
+	respAt        int64 // earliest answer (0: none)
+	verdict       int8  // 0 undecided, 1 delivered, -1 filtered
 }
 
 type portUse struct {
@@ -49,10 +63,19 @@ type portUse struct {
 
 type altAddr struct{ server, alt netip.Addr }
 
-func (ss *stunSession) find(txid *[16]byte) *stunReq {
+func (ss *stunSession) findReq(txid *[16]byte) *stunReq {
 	for i := 0; i < ss.nreq && i < len(ss.reqs); i++ {
 		if ss.reqs[i].txid == *txid {
 			return &ss.reqs[i]
+		}
+	}
+	return nil
+}
+
+func (ss *stunSession) findResp(txid *[16]byte) *stunResp {
+	for i := 0; i < ss.nresp && i < len(ss.resps); i++ {
+		if ss.resps[i].txid == *txid {
+			return &ss.resps[i]
 		}
 	}
 	return nil
@@ -83,77 +106,90 @@ func (t *Tracker) ObserveSTUN(p *capture.Packet, m *STUNMessage) []*detect.NAT {
 	t.stats.STUN++
 	src := netip.AddrPortFrom(p.Src.Netip(), p.SrcPort)
 	dst := netip.AddrPortFrom(p.Dst.Netip(), p.DstPort)
-	if m.IsRequest() {
+	var out []*detect.NAT
+	switch {
+	case m.IsRequest():
 		s := t.lookup(p.Src, now)
 		if s.stun == nil {
 			s.stun = &stunSession{}
 		}
 		ss := s.stun
-		ss.reqs[ss.nreq%len(ss.reqs)] = stunReq{txid: m.TxID, client: src, server: dst, change: m.Change, t: now}
+		req := &ss.reqs[ss.nreq%len(ss.reqs)]
+		*req = stunReq{txid: m.TxID, client: src, server: dst, change: m.Change, t: now}
 		ss.nreq++
 		if m.Change == 0 {
-			if len(ss.toAddr) < 64 {
+			if len(ss.toAddr) < 64 && !slices.Contains(ss.toAddr, portUse{addr: dst.Addr(), port: p.SrcPort}) {
 				ss.toAddr = append(ss.toAddr, portUse{addr: dst.Addr(), port: p.SrcPort})
 			}
-			return nil
-		}
-		if tt := ss.test(p.SrcPort, m.Change); tt != nil {
-			if tt.requests == 0 {
+		} else if tt := ss.test(p.SrcPort, m.Change); tt != nil {
+			if tt.requests == 0 || now < tt.first {
 				tt.first = now
 			}
+			tt.latest = max(tt.latest, now)
 			tt.requests++
-			if tt.respAt != 0 && now-tt.respAt > ss.grace() && !tt.retryAfter {
-				tt.retryAfter = true
-				ss.dirty = true
-			}
+			ss.dirty = true
 		}
-		return nil
+		if resp := ss.findResp(&m.TxID); resp != nil {
+			out = t.matchSTUN(s, req, resp, now, out)
+		}
+		if !ss.inside {
+			ss.judgeMapping(s)
+			out = t.maybeReport(s, now, out)
+		}
+		return out
+	case m.IsResponse():
+		s := t.lookup(p.Dst, now)
+		if s.stun == nil {
+			s.stun = &stunSession{}
+		}
+		ss := s.stun
+		resp := &ss.resps[ss.nresp%len(ss.resps)]
+		*resp = stunResp{txid: m.TxID, to: dst, mapped: m.Mapped, changed: m.Changed, t: now}
+		ss.nresp++
+		if req := ss.findReq(&m.TxID); req != nil {
+			out = t.matchSTUN(s, req, resp, now, out)
+		} else if m.Changed.IsValid() {
+			ss.addAlt(src.Addr(), m.Changed.Addr())
+		}
+		if ss.decide(now, false) {
+			t.applySTUN(s)
+			out = t.maybeReport(t.stunTarget(s), now, out)
+		}
+		if !ss.inside {
+			ss.judgeMapping(s)
+			out = t.maybeReport(s, now, out)
+		}
 	}
-	if !m.IsResponse() {
-		return nil
-	}
-	s := t.sources[p.Dst]
-	if s == nil || s.stun == nil {
-		return nil
-	}
+	return out
+}
+
+// matchSTUN pairs a request with its answer (whichever arrived second).
+func (t *Tracker) matchSTUN(s *source, req *stunReq, resp *stunResp, now int64, out []*detect.NAT) []*detect.NAT {
 	ss := s.stun
-	req := ss.find(&m.TxID)
-	server := src.Addr()
-	if req != nil {
-		server = req.server.Addr()
-		if d := now - req.t; d >= 0 && (ss.rtt == 0 || d < ss.rtt) {
-			ss.rtt = d
-		}
-		if req.change != 0 {
-			if tt := ss.test(req.client.Port(), req.change); tt != nil && tt.respAt == 0 {
-				tt.respAt = now
-			}
+	if d := resp.t - req.t; d >= 0 && (ss.rtt == 0 || d < ss.rtt) {
+		ss.rtt = d
+	}
+	if req.change != 0 {
+		if tt := ss.test(req.client.Port(), req.change); tt != nil && (tt.respAt == 0 || resp.t < tt.respAt) {
+			tt.respAt = resp.t
+			ss.dirty = true
 		}
 	}
-	if m.Changed.IsValid() && len(ss.alt) < 8 {
-		ss.addAlt(server, m.Changed.Addr())
+	if resp.changed.IsValid() {
+		ss.addAlt(req.server.Addr(), resp.changed.Addr())
 	}
-	var out []*detect.NAT
-	if mp := m.Mapped; mp.IsValid() && mp.Addr().Unmap() != dst.Addr() {
+	if mp := resp.mapped; mp.IsValid() && mp.Addr().Unmap() != resp.to.Addr() {
 		// The answer names an address other than the one it reaches: this
 		// tap is inside a NAT, and the server saw the NAT's mapping.
 		ss.inside, ss.outer = true, mp.Addr().Unmap()
 		outer := t.lookup(addrOf(ss.outer), now)
 		outer.prune(now - t.window)
-		outer.addInside(p.Dst, now)
-		if req != nil && req.change == 0 {
-			outer.addMapping(dst, server, mp.Port(), now, "stun")
+		outer.addInside(addrOf(resp.to.Addr()), now)
+		if req.change == 0 && req.server.Addr() != ss.outer {
+			outer.addMapping(resp.to, req.server.Addr(), mp.Port(), now, "stun")
 		}
 		ss.dirty = true
 		out = t.maybeReport(outer, now, out)
-	}
-	if ss.decide(now, false) {
-		t.applySTUN(s)
-		out = t.maybeReport(t.stunTarget(s), now, out)
-	}
-	if !ss.inside {
-		ss.judgeMapping(s)
-		out = t.maybeReport(s, now, out)
 	}
 	return out
 }
@@ -208,8 +244,8 @@ func (ss *stunSession) decide(now int64, final bool) bool {
 		tt := &ss.tests[i]
 		v := tt.verdict
 		switch {
-		case tt.retryAfter:
-			v = -1
+		case tt.respAt != 0 && tt.latest > tt.respAt+ss.grace():
+			v = -1 // asked again after the answer: it never arrived
 		case tt.respAt != 0 && (final || now-tt.respAt >= stunDecide):
 			v = 1
 		case tt.respAt == 0 && ss.inside && tt.requests >= 2 && (final || now-tt.first >= stunDecide):

@@ -112,7 +112,10 @@ func stunAddr(v []byte, xorKey []byte) netip.AddrPort {
 	}
 	port := binary.BigEndian.Uint16(v[2:])
 	if xorKey != nil {
-		port ^= uint16(stunMagicCookie >> 16)
+		// RFC 5389 XORs with the magic cookie, the drafts before it (and
+		// Vovida's stund) with the first bytes of the transaction id:
+		// both are the message's bytes 4.., which xorKey starts at.
+		port ^= binary.BigEndian.Uint16(xorKey)
 	}
 	switch v[1] {
 	case 1:

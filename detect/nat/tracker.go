@@ -159,6 +159,22 @@ type clock struct {
 	lastV uint32
 	rate  uint32 // ticks per second; 0 = not known yet
 	last  int64
+	n     int // SYNs on this clock: one alone proves nothing (see addClock)
+}
+
+// portSeq is one host's run of source ports toward one service: Linux
+// draws a connection's ephemeral port from a per-(source, destination,
+// port) random offset that then creeps up by a few per connection, and
+// Windows counts up globally, so one host's ports toward one service
+// climb in small steps while another host's climb from elsewhere. A
+// port-preserving NAT passes both through.
+type portSeq struct {
+	sig   synSig
+	dst   capture.Addr
+	dport uint16
+	port  uint16 // highest port seen
+	last  int64
+	n     int
 }
 
 type ipidSeq struct {
@@ -202,6 +218,7 @@ type source struct {
 	sigs        []sigEntry
 	ttls        []ttlSeen
 	clocks      []clock
+	portSeqs    []portSeq
 	ipid        []ipidSeq
 	uaLast      [numUAFamilies]int64 // last time each OS family was seen (0 = never)
 	ja4         []seen
@@ -262,6 +279,7 @@ func (s *source) prune(cut int64) {
 	s.sigs = slices.DeleteFunc(s.sigs, func(e sigEntry) bool { return e.last < cut })
 	s.ttls = slices.DeleteFunc(s.ttls, func(e ttlSeen) bool { return e.last < cut })
 	s.clocks = slices.DeleteFunc(s.clocks, func(c clock) bool { return c.last < cut })
+	s.portSeqs = slices.DeleteFunc(s.portSeqs, func(q portSeq) bool { return q.last < cut })
 	s.ipid = slices.DeleteFunc(s.ipid, func(q ipidSeq) bool { return q.lastT < cut })
 	s.ja4 = slices.DeleteFunc(s.ja4, func(e seen) bool { return e.last < cut })
 	s.paired = slices.DeleteFunc(s.paired, func(e seen) bool { return e.last < cut })
@@ -315,9 +333,14 @@ func (t *Tracker) ObserveSYN(p *capture.Packet) []*detect.NAT {
 		s.addClock(sig, p.Dst, now, p.TCP.TSVal)
 	}
 	s.addPort(p.SrcPort, now)
+	s.addPortSeq(sig, p.Dst, p.DstPort, p.SrcPort, now)
 	return t.maybeReport(s, now, out)
 }
 
+// A clock seen once proves nothing: Linux since 6.x (and other stacks)
+// draws the timestamp offset per connection, so only a clock that a later
+// connection continues is a host's own.
+//
 // clockRates are the timestamp clock rates in use (RFC 7323 allows
 // 1 ms to 1 s ticks): Linux and macOS 1000 Hz, old kernels 250/100 Hz,
 // some embedded stacks 10 Hz.
@@ -341,13 +364,41 @@ func (s *source) addClock(sig synSig, dst capture.Addr, now int64, v uint32) {
 				c.lastT, c.lastV = now, v
 			}
 			c.last = now
+			c.n++
 			return
 		}
 	}
 	if len(s.clocks) >= maxClocks {
 		return
 	}
-	s.clocks = append(s.clocks, clock{sig: sig, dst: dst, lastT: now, lastV: v, last: now})
+	s.clocks = append(s.clocks, clock{sig: sig, dst: dst, lastT: now, lastV: v, last: now, n: 1})
+}
+
+// portSeqStep is the largest step between one host's successive ports
+// toward one service (Linux adds 2 plus a little per connection, more
+// when the host connects elsewhere meanwhile).
+const portSeqStep = 64
+
+func (s *source) addPortSeq(sig synSig, dst capture.Addr, dport, port uint16, now int64) {
+	for i := range s.portSeqs {
+		q := &s.portSeqs[i]
+		if q.sig != sig || q.dst != dst || q.dport != dport {
+			continue
+		}
+		d := int(port) - int(q.port)
+		if d == 0 {
+			q.last = now // the same connection's SYN again
+			return
+		}
+		if d >= -portSeqStep && d <= portSeqStep {
+			// (a step back: SYNs handled out of order by two shards)
+			q.port, q.last, q.n = max(q.port, port), now, q.n+1
+			return
+		}
+	}
+	if len(s.portSeqs) < maxClocks {
+		s.portSeqs = append(s.portSeqs, portSeq{sig: sig, dst: dst, dport: dport, port: port, last: now, n: 1})
+	}
 }
 
 // fitsClock reports whether timestamp v at time now continues clock c,
