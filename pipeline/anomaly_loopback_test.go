@@ -86,7 +86,8 @@ func TestLoopbackTLSAndTunnelAnomalies(t *testing.T) {
 		c.Write([]byte{5, 0, 0, 1, 0, 0, 0, 0, 0, 0})
 		answerHTTPFrom(c, br)
 	})
-	ports := []string{port(tlsLn), port(sink), port(proxy), port(socks)}
+	hangup := listen(t, func(c net.Conn) { c.Read(make([]byte, 4096)) }) // reads a ClientHello, closes
+	ports := []string{port(tlsLn), port(sink), port(proxy), port(socks), port(hangup)}
 
 	pcap := filepath.Join(dir, "lo.pcap")
 	td := exec.Command("tcpdump", "-i", "lo", "-U", "-n", "-w", pcap, "tcp and (port "+strings.Join(ports, " or port ")+")")
@@ -159,6 +160,15 @@ func TestLoopbackTLSAndTunnelAnomalies(t *testing.T) {
 	}
 	send(socksAddr, []byte{5, 1, 0}, socksReq("front.example"), []byte("GET / HTTP/1.1\r\nHost: hidden.example\r\n\r\n"))
 	send(socksAddr, []byte{5, 1, 0}, socksReq("same.example"), []byte("GET / HTTP/1.1\r\nHost: same.example\r\n\r\n"))
+	// curl resolving through DNS-over-HTTPS at dns.google (pointed here):
+	// the built-in list names it.
+	if _, err := exec.LookPath("curl"); err == nil {
+		doh := "dns.google:" + port(hangup)
+		exec.Command("curl", "-s", "--max-time", "3", "--doh-insecure", "--doh-url", "https://"+doh+"/dns-query",
+			"--resolve", doh+":127.0.0.1", "http://www.example/").Run()
+	} else {
+		t.Error("curl is missing")
+	}
 	time.Sleep(200 * time.Millisecond)
 	td.Process.Signal(os.Interrupt)
 	td.Wait()
@@ -197,6 +207,7 @@ func TestLoopbackTLSAndTunnelAnomalies(t *testing.T) {
 		"proxy/socks version=5 status=granted target=front.example:80":                                         1,
 		"proxy/socks version=5 status=granted target=same.example:80":                                          1,
 		"proxy/socks_host_mismatch socks_host=front.example host=hidden.example":                               1,
+		"doh/tls sni=dns.google matched=name":                                                                  2, // curl asks for A and AAAA, one connection each
 	}
 	for k, n := range want {
 		if got[k] != n {
