@@ -52,17 +52,20 @@ type Config struct {
 
 // Stats are a spool's counters (records and bytes) and its current size.
 type Stats struct {
-	Appended     uint64 `json:"appended"`
-	Acked        uint64 `json:"acked"`
-	RefusedFull  uint64 `json:"refused_full"`
-	WriteErrors  uint64 `json:"write_errors"` // records not appended because a write failed
-	TornRecords  uint64 `json:"torn_records"` // damaged records cut off at Open
-	TornBytes    uint64 `json:"torn_bytes"`
-	Recovered    uint64 `json:"recovered"` // unacknowledged records found at Open
-	Records      uint64 `json:"records"`   // waiting now
-	Bytes        int64  `json:"bytes"`     // on disk now
-	Segments     int    `json:"segments"`
-	DeletedFiles uint64 `json:"deleted_segments"`
+	Appended    uint64 `json:"appended"`
+	Acked       uint64 `json:"acked"`
+	RefusedFull uint64 `json:"refused_full"`
+	WriteErrors uint64 `json:"write_errors"` // records not appended because a write failed
+	TornRecords uint64 `json:"torn_records"` // damaged records cut off at Open
+	TornBytes   uint64 `json:"torn_bytes"`
+	// PosWriteErrors counts read positions that could not be saved (disk
+	// full); the position in memory stays right.
+	PosWriteErrors uint64 `json:"pos_write_errors"`
+	Recovered      uint64 `json:"recovered"` // unacknowledged records found at Open
+	Records        uint64 `json:"records"`   // waiting now
+	Bytes          int64  `json:"bytes"`     // on disk now
+	Segments       int    `json:"segments"`
+	DeletedFiles   uint64 `json:"deleted_segments"`
 }
 
 type segment struct {
@@ -218,7 +221,12 @@ func (s *Spool) recover() error {
 		}
 	}
 	s.readSeq, s.readOff = rs, ro
-	return s.savePos()
+	// A full disk must not keep the spool from opening (the sink could not
+	// start, and reading is what frees space): the position in memory is
+	// right, the one on disk is older or missing (duplicates, never loss),
+	// and the next Ack or Close writes it again.
+	_ = s.savePos() // counted in PosWriteErrors
+	return nil
 }
 
 // scan validates a segment from offset from to its end, cuts it at the first
@@ -296,10 +304,22 @@ func (s *Spool) savePos() error {
 	binary.LittleEndian.PutUint64(b[8:16], uint64(s.readOff))
 	binary.LittleEndian.PutUint32(b[16:], crc32.Checksum(b[:16], castagnoli))
 	tmp := s.path(posFile + ".tmp")
-	if err := os.WriteFile(tmp, b[:], 0o640); err != nil {
-		return fmt.Errorf("spool: saving the read position: %w", err)
+	err := os.WriteFile(tmp, b[:], 0o640)
+	if err == nil {
+		err = os.Rename(tmp, s.path(posFile))
 	}
-	if err := os.Rename(tmp, s.path(posFile)); err != nil {
+	if err != nil {
+		os.Remove(tmp)
+		// A full disk has no block for a new file: overwrite the old one in
+		// place. Not atomic, but a torn position fails its checksum and
+		// reading restarts at the oldest segment (duplicates, never loss).
+		if f, ferr := os.OpenFile(s.path(posFile), os.O_WRONLY, 0); ferr == nil {
+			_, werr := f.WriteAt(b[:], 0)
+			if cerr := f.Close(); werr == nil && cerr == nil {
+				return nil
+			}
+		}
+		s.st.PosWriteErrors++
 		return fmt.Errorf("spool: saving the read position: %w", err)
 	}
 	return nil
