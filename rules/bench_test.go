@@ -263,6 +263,7 @@ func BenchmarkMatchName(b *testing.B) {
 				}
 				b.ReportAllocs()
 				i := 0
+				cpu := startCPU()
 				for b.Loop() {
 					_, ok := s.MatchName(qs[i])
 					if ok != (kind != "miss") {
@@ -272,6 +273,7 @@ func BenchmarkMatchName(b *testing.B) {
 						i = 0
 					}
 				}
+				cpu.report(b)
 			})
 		}
 	}
@@ -294,6 +296,7 @@ func BenchmarkLookupName(b *testing.B) {
 				}
 				b.ReportAllocs()
 				i := 0
+				cpu := startCPU()
 				for b.Loop() {
 					_, ok := s.LookupName(qs[i])
 					if ok != (kind != "miss") {
@@ -303,6 +306,7 @@ func BenchmarkLookupName(b *testing.B) {
 						i = 0
 					}
 				}
+				cpu.report(b)
 			})
 		}
 	}

@@ -223,19 +223,25 @@ func (s *Set) match(src uint16, line uint32, pattern string) Match {
 
 // hit is match for a lookup that found the entry: it counts the hit.
 func (s *Set) hit(src uint16, line uint32, pattern string) Match {
+	m := s.match(src, line, pattern)
 	s.sources[src].list.hits.Add(1)
-	return s.match(src, line, pattern)
+	return m
 }
 
 // matchRef builds the Match of a name entry (a hit: counted). The RuleID cache is keyed by
 // the entry's ref, known before its record is read, so the CPU fetches the
 // cache slot and the record at the same time.
 func (s *Set) matchRef(ref uint32) Match {
-	e := s.names.entry(ref)
+	return s.matchEntry(ref, s.names.entry(ref))
+}
+
+// matchEntry is matchRef for an entry already decoded. The hit is counted
+// last: a locked add orders the loads before it, and the RuleID slot is
+// better read in the same round trip as the record.
+func (s *Set) matchEntry(ref uint32, e entry) Match {
 	so := &s.sources[e.src]
 	l := so.list
-	l.hits.Add(1)
-	return Match{
+	m := Match{
 		RuleID:      s.ruleID(uint64(ref), e.src, e.line),
 		List:        l.id,
 		ListVersion: l.version,
@@ -245,6 +251,8 @@ func (s *Set) matchRef(ref uint32) Match {
 		Source:      so.path,
 		Line:        int(e.line),
 	}
+	l.hits.Add(1)
+	return m
 }
 
 func (s *Set) matchKeyed(key uint64, src uint16, line uint32, pattern string) Match {
@@ -296,12 +304,14 @@ func (s *Set) MatchName(name string) (Match, bool) {
 // record is read for the provenance anyway) and builds its Match; a
 // candidate that is a tag collision gives way to the exact walk.
 func (s *Set) resolveName(key []byte, ref uint32) (Match, bool) {
-	if !s.names.matches(ref, key) {
+	e := s.names.entry(ref)
+	if !e.matches(key) {
 		if ref = s.names.lookup(key); ref == 0 {
 			return Match{}, false
 		}
+		e = s.names.entry(ref)
 	}
-	return s.matchRef(ref), true
+	return s.matchEntry(ref, e), true
 }
 
 // Hit is the answer of a Lookup: the entry that blocks a query, before its

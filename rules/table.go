@@ -239,10 +239,9 @@ func (t *nameTable) entry(ref uint32) entry {
 
 func (e entry) name() []byte { return e.chunk[e.off : e.off+e.n] }
 
-// matches reports whether the entry at ref matches the query key: it is
+// matches reports whether the entry matches the query key: it is
 // the key itself, or a suffix entry for one of its parents.
-func (t *nameTable) matches(ref uint32, key []byte) bool {
-	e := t.entry(ref)
+func (e entry) matches(key []byte) bool {
 	name := e.name()
 	switch {
 	case len(key) == len(name):
