@@ -12,7 +12,7 @@ import (
 // natIPIDPackets is how many of a flow's first client packets feed the
 // IP-ID sequences: enough to tie flows together, few enough to keep the
 // shared tracker off the per-packet path.
-const natIPIDPackets = 6
+const natIPIDPackets = 4
 
 // observeNAT hands the NAT tracker the packets that carry NAT evidence.
 // Most packets leave after two compares: not a SYN, past the first
@@ -41,9 +41,6 @@ func (s *Shard) observeNAT(f *reassembly.Flow, p *capture.Packet, dir int) {
 	case capture.ProtoUDP:
 		if dir == reassembly.ToServer && f.Pkts[reassembly.ToServer] == 1 {
 			s.emitNAT(s.nat.ObserveUDPStart(p))
-		}
-		if dir == reassembly.ToServer && f.Pkts[reassembly.ToServer] <= natIPIDPackets {
-			s.nat.ObserveIPID(p, f.ID)
 		}
 		pl := p.Payload
 		if len(pl) >= 20 && pl[0]&0xc0 == 0 {

@@ -132,13 +132,9 @@ func (t *Tracker) count(s *source) estimate {
 		miss *= 0.5
 	}
 	e.conf = 1 - miss
-	if e.hosts >= 2 && s.syns < 2*e.hosts && e.paired == 0 {
-		e.conf *= 0.6 // few connections per claimed host
-	}
 	if e.paired >= 1 {
 		e.conf = max(e.conf, 0.99)
 	}
-	e.portAlloc, e.ports = s.portAllocation()
 	return e
 }
 
@@ -206,9 +202,9 @@ func (s *source) portAllocation() (string, int) {
 	}
 	start := (s.portNext - n + portRing) % portRing
 	seq, low := 0, 0
-	prev := s.ports[start].port
+	prev := s.ports[start]
 	for i := 0; i < n; i++ {
-		p := s.ports[(start+i)%portRing].port
+		p := s.ports[(start+i)%portRing]
 		if i > 0 {
 			if d := p - prev; d >= 1 && d <= 16 {
 				seq++
@@ -249,8 +245,18 @@ func natType(mapping, filtering string) string {
 	return "unknown"
 }
 
+// summarise recounts the evidence only when its shape changed (a new
+// signature, a clock or port run confirmed, a pruned entry…): the common
+// SYN, one more on a known run, costs only the port-allocation pass.
 func (t *Tracker) summarise(s *source) (summary, estimate) {
-	e := t.count(s)
+	if s.dirty {
+		s.est, s.dirty = t.count(s), false
+	}
+	e := s.est
+	e.portAlloc, e.ports = s.portAllocation()
+	if e.hosts >= 2 && s.syns < 2*e.hosts && e.paired == 0 {
+		e.conf *= 0.6 // few connections per claimed host
+	}
 	return summary{
 		hosts: e.hosts, conf10: int(e.conf * 10),
 		natType: natType(s.mapVerdict, s.filtVerdict), mapping: s.mapVerdict, filt: s.filtVerdict,
@@ -401,6 +407,7 @@ func (t *Tracker) paired(in, out pairSide, remote netip.Addr, now int64) *source
 		s.pairsSeq++
 	}
 	s.lastOuter = out.port
+	s.dirty = true // port allocation
 	s.addMapping(netip.AddrPortFrom(in.addr.Netip(), in.port), remote, out.port, now, "paired")
 	return s
 }
@@ -415,6 +422,7 @@ func (s *source) addInside(a capture.Addr, now int64) {
 	}
 	if len(s.paired) < maxPaired {
 		s.paired = append(s.paired, seen{key: k, str: a.String(), last: now})
+		s.dirty = true
 	}
 }
 
@@ -453,5 +461,7 @@ func (s *source) setMapping(v, from string) {
 	if s.mapVerdict == addressDependent && v == endpointIndependent {
 		return
 	}
-	s.mapVerdict, s.typeSource = v, from
+	if s.mapVerdict != v {
+		s.mapVerdict, s.typeSource, s.dirty = v, from, true
+	}
 }

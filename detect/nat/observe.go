@@ -299,7 +299,9 @@ func (t *Tracker) applySTUN(s *source) {
 	default:
 		return
 	}
-	target.filtVerdict = v
+	if target.filtVerdict != v {
+		target.filtVerdict, target.dirty = v, true
+	}
 	if target.typeSource == "" {
 		target.typeSource = "stun"
 	}
@@ -337,6 +339,7 @@ func (t *Tracker) ObserveSOAP(p *capture.Packet, m *SOAPMessage) []*detect.NAT {
 		if in := t.sources[p.Src]; in != nil && len(in.upnp) > 0 {
 			pub := t.lookup(addrOf(m.ExternalIP), now)
 			pub.upnp = append(pub.upnp, in.upnp...)
+			pub.dirty = true
 			pub.upnpGateway = in.upnpGateway
 			in.upnp = nil
 			return t.maybeReport(pub, now, nil)
@@ -365,6 +368,7 @@ func (t *Tracker) ObserveSOAP(p *capture.Packet, m *SOAPMessage) []*detect.NAT {
 			return nil
 		}
 		s.upnp = append(s.upnp, pm)
+		s.dirty = true
 		s.upnpGateway = igd.Addr().String() + ":" + strconv.Itoa(int(igd.Port()))
 		return t.maybeReport(s, now, nil)
 	}

@@ -76,7 +76,7 @@ const (
 	ipidGap      = 128
 	ipidMaxDT    = int64(time.Second)
 	ipidMinFlows = 3
-	ipidMinPkts  = 6
+	ipidMinPkts  = 5
 	// stunRetryGrace: a request repeated this long after the server
 	// answered it means the answer did not reach the client.
 	stunRetryGrace = int64(50 * time.Millisecond)
@@ -191,11 +191,6 @@ type seen struct {
 	last int64
 }
 
-type portSample struct {
-	t    int64
-	port uint16
-}
-
 type mapping struct {
 	inner  netip.AddrPort
 	remote netip.Addr
@@ -222,7 +217,7 @@ type source struct {
 	ipid        []ipidSeq
 	uaLast      [numUAFamilies]int64 // last time each OS family was seen (0 = never)
 	ja4         []seen
-	ports       [portRing]portSample
+	ports       [portRing]uint16
 	nports      int // samples in ports (saturates at portRing), next write at portNext
 	portNext    int
 	paired      []seen // inside addresses (key: 0, str: address)
@@ -236,6 +231,9 @@ type source struct {
 	upnpGateway string
 	forwards    []forward
 	reported    summary
+	est         estimate // count's last result, valid unless dirty
+	dirty       bool     // evidence changed shape since est was counted
+	pruned      int64    // packet time of the last prune
 	// mapping/filtering verdicts and where they came from
 	mapVerdict, filtVerdict string
 	typeSource              string
@@ -261,7 +259,7 @@ func (t *Tracker) lookup(a capture.Addr, now int64) *source {
 				break
 			}
 		}
-		s = &source{addr: a, first: now}
+		s = &source{addr: a, first: now, dirty: true, pruned: now}
 		t.sources[a] = s
 	}
 	if now > s.last {
@@ -272,10 +270,10 @@ func (t *Tracker) lookup(a capture.Addr, now int64) *source {
 
 // prune drops evidence older than the window.
 func (s *source) prune(cut int64) {
-	if s.first >= cut {
-		return
+	if s.first >= cut || cut-s.pruned < int64(time.Second) {
+		return // pruned within the last second of packet time
 	}
-	s.first = cut
+	s.first, s.pruned, s.dirty = cut, cut, true
 	s.sigs = slices.DeleteFunc(s.sigs, func(e sigEntry) bool { return e.last < cut })
 	s.ttls = slices.DeleteFunc(s.ttls, func(e ttlSeen) bool { return e.last < cut })
 	s.clocks = slices.DeleteFunc(s.clocks, func(c clock) bool { return c.last < cut })
@@ -325,6 +323,7 @@ func (t *Tracker) ObserveSYN(p *capture.Packet) []*detect.NAT {
 		}
 		s.sigs = append(s.sigs, sigEntry{sig: sig})
 		si = len(s.sigs) - 1
+		s.dirty = true
 	}
 	s.sigs[si].last, s.sigs[si].n = now, s.sigs[si].n+1
 	s.addTTL(ttlClass(p.TTL), now)
@@ -365,6 +364,9 @@ func (s *source) addClock(sig synSig, dst capture.Addr, now int64, v uint32) {
 			}
 			c.last = now
 			c.n++
+			if c.n == 2 {
+				s.dirty = true // confirmed
+			}
 			return
 		}
 	}
@@ -393,6 +395,9 @@ func (s *source) addPortSeq(sig synSig, dst capture.Addr, dport, port uint16, no
 		if d >= -portSeqStep && d <= portSeqStep {
 			// (a step back: SYNs handled out of order by two shards)
 			q.port, q.last, q.n = max(q.port, port), now, q.n+1
+			if q.n == 2 {
+				s.dirty = true // confirmed
+			}
 			return
 		}
 	}
@@ -440,17 +445,17 @@ func (s *source) addTTL(c uint16, now int64) {
 	}
 	if len(s.ttls) < maxTTLs {
 		s.ttls = append(s.ttls, ttlSeen{class: c, last: now})
+		s.dirty = true
 	}
 }
 
 func (s *source) addPort(port uint16, now int64) {
 	if s.nports > 0 {
-		prev := s.ports[(s.portNext+portRing-1)%portRing]
-		if prev.port == port {
+		if s.ports[(s.portNext+portRing-1)%portRing] == port {
 			return // a retransmitted SYN, or a second packet of one flow
 		}
 	}
-	s.ports[s.portNext] = portSample{t: now, port: port}
+	s.ports[s.portNext] = port
 	s.portNext = (s.portNext + 1) % portRing
 	if s.nports < portRing {
 		s.nports++
@@ -498,9 +503,13 @@ func (t *Tracker) ObserveIPID(p *capture.Packet, flowID uint64) {
 		return
 	}
 	q := &s.ipid[best]
+	counted := q.flows >= ipidMinFlows && q.pkts >= ipidMinPkts
 	q.lastID, q.lastT, q.pkts = id, now, q.pkts+1
 	if q.lastFlow != flowID {
 		q.lastFlow, q.flows = flowID, q.flows+1
+	}
+	if !counted && q.flows >= ipidMinFlows && q.pkts >= ipidMinPkts {
+		s.dirty = true
 	}
 }
 
@@ -515,6 +524,9 @@ func (t *Tracker) ObserveUserAgent(src netip.Addr, ua string, now int64) []*dete
 	s := t.sources[addrOf(src)]
 	if s == nil {
 		return nil
+	}
+	if s.uaLast[fam] == 0 {
+		s.dirty = true
 	}
 	s.uaLast[fam] = now
 	return t.maybeReport(s, now, nil)
@@ -583,6 +595,7 @@ func (t *Tracker) ObserveAccept(p *capture.Packet) []*detect.NAT {
 	}
 	if len(s.forwards) < maxForwards {
 		s.forwards = append(s.forwards, forward{port: p.SrcPort, proto: capture.ProtoTCP, n: 1, last: now})
+		s.dirty = true
 	}
 	return t.maybeReport(s, now, nil)
 }
