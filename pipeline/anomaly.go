@@ -160,8 +160,10 @@ func (s *Shard) checkAppAnomalies(e *detect.Event, a *appState, f *reassembly.Fl
 		// tunnelled protocol's name (below).
 		if an := e.Anomaly; a != nil && an != nil && an.Type == "proxy" && an.Event == "socks" {
 			for _, d := range an.Detail {
-				if d.Key == "target" && d.Str != "" {
-					a.connectHost, a.anom.tunnel = hostOnly(d.Str), tunnelSOCKS
+				// A target address says nothing: the client resolved the
+				// name itself (curl --socks5) and the SNI names it.
+				if h := hostOnly(d.Str); d.Key == "target" && h != "" && !isIPLiteral(h) {
+					a.connectHost, a.anom.tunnel = h, tunnelSOCKS
 				}
 			}
 		}
@@ -200,7 +202,7 @@ func (s *Shard) checkAppAnomalies(e *detect.Event, a *appState, f *reassembly.Fl
 			kind := "absolute_uri"
 			if h.Method == "CONNECT" {
 				kind = "http_connect"
-				if a != nil {
+				if a != nil && !isIPLiteral(h.Hostname) { // an address target names nothing to compare
 					a.connectHost, a.anom.tunnel = h.Hostname, tunnelCONNECT
 				}
 			}

@@ -77,12 +77,17 @@ func TestLoopbackTLSAndTunnelAnomalies(t *testing.T) {
 			return
 		}
 		c.Write([]byte{5, 0})
-		var h [5]byte // ver cmd rsv atyp=3 len
+		var h [5]byte // ver cmd rsv atyp (name length | first address byte)
 		if _, err := io.ReadFull(br, h[:]); err != nil {
 			return
 		}
-		rest := make([]byte, int(h[4])+2)
-		io.ReadFull(br, rest)
+		rest := make([]byte, int(h[4])+2) // a name, then the port
+		if h[3] == 1 {
+			rest = rest[:3+2] // IPv4: three more address bytes, the port
+		}
+		if _, err := io.ReadFull(br, rest); err != nil {
+			return
+		}
 		c.Write([]byte{5, 0, 0, 1, 0, 0, 0, 0, 0, 0})
 		answerHTTPFrom(c, br)
 	})
@@ -160,6 +165,8 @@ func TestLoopbackTLSAndTunnelAnomalies(t *testing.T) {
 	}
 	send(socksAddr, []byte{5, 1, 0}, socksReq("front.example"), []byte("GET / HTTP/1.1\r\nHost: hidden.example\r\n\r\n"))
 	send(socksAddr, []byte{5, 1, 0}, socksReq("same.example"), []byte("GET / HTTP/1.1\r\nHost: same.example\r\n\r\n"))
+	// SOCKS5 to an address (the client resolved the name), TLS for the name inside: no mismatch.
+	send(socksAddr, []byte{5, 1, 0}, []byte{5, 1, 0, 1, 192, 0, 2, 7, 1, 187}, sniHello([][]string{{"named.example"}}))
 	// curl resolving through DNS-over-HTTPS at dns.google (pointed here):
 	// the built-in list names it.
 	if _, err := exec.LookPath("curl"); err == nil {
@@ -179,7 +186,11 @@ func TestLoopbackTLSAndTunnelAnomalies(t *testing.T) {
 		t.Fatal(err)
 	}
 	got := map[string]int{}
+	named := 0 // the TLS inside the SOCKS tunnel to an address was parsed
 	for _, e := range evs {
+		if e.Type == detect.TypeTLS && e.TLS.SNI == "named.example" {
+			named++
+		}
 		if e.Type != detect.TypeAnomaly {
 			continue
 		}
@@ -206,8 +217,12 @@ func TestLoopbackTLSAndTunnelAnomalies(t *testing.T) {
 		"proxy/connect_sni_mismatch connect_host=front.example sni=hidden.example":                             1,
 		"proxy/socks version=5 status=granted target=front.example:80":                                         1,
 		"proxy/socks version=5 status=granted target=same.example:80":                                          1,
+		"proxy/socks version=5 status=granted target=192.0.2.7:443":                                            1,
 		"proxy/socks_host_mismatch socks_host=front.example host=hidden.example":                               1,
 		"doh/tls sni=dns.google matched=name":                                                                  2, // curl asks for A and AAAA, one connection each
+	}
+	if named != 1 {
+		t.Errorf("%d tls events for named.example, want 1", named)
 	}
 	for k, n := range want {
 		if got[k] != n {
