@@ -520,7 +520,7 @@ func DefaultDoHList() *DoHList { return defaultDoH() }
 func LoadDoHList(path string) (*DoHList, error) {
 	f, err := os.Open(path)
 	if err != nil {
-		return nil, fmt.Errorf("anomalies.doh.list_file: %w", err)
+		return nil, err // names the file
 	}
 	defer f.Close()
 	return parseDoHList(path, f)
