@@ -572,8 +572,13 @@ CREATE TABLE IF NOT EXISTS `${DB}`.kafka_nat (
     `nat.hosts_estimate` UInt32,
     `nat.confidence` Float64,
     `nat.nat_type` String,
+    `nat.mapping` String,
+    `nat.filtering` String,
+    `nat.type_source` String,
     `nat.port_allocation` String,
-    `nat.cgnat` UInt8
+    `nat.cgnat` UInt8,
+    `nat.upnp_gateway` String,
+    `nat.upnp_mappings_external_port` Array(UInt16)
 ) ENGINE = Kafka SETTINGS
     kafka_broker_list = '${KAFKA_BROKERS}',
     kafka_topic_list = '${TOPIC_PREFIX}.nat.v1',
@@ -613,9 +618,26 @@ SELECT
     toUInt32(0) AS nat_evidence_clocks,
     toUInt32(0) AS nat_evidence_user_agents,
     toUInt32(0) AS nat_evidence_ja4,
+    toUInt32(0) AS nat_evidence_syn_signatures,
+    toUInt32(0) AS nat_evidence_port_runs,
+    toUInt32(0) AS nat_evidence_paired_hosts,
+    toUInt32(0) AS nat_evidence_syns,
+    emptyArrayString() AS nat_evidence_ttls,
+    emptyArrayString() AS nat_evidence_signatures,
+    emptyArrayString() AS nat_evidence_inside_hosts,
     toLowCardinality(`nat.nat_type`) AS nat_nat_type,
+    toLowCardinality(`nat.mapping`) AS nat_mapping,
+    toLowCardinality(`nat.filtering`) AS nat_filtering,
+    toLowCardinality(`nat.type_source`) AS nat_type_source,
     toLowCardinality(`nat.port_allocation`) AS nat_port_allocation,
-    `nat.cgnat` AS nat_cgnat
+    `nat.cgnat` AS nat_cgnat,
+    `nat.upnp_gateway` AS nat_upnp_gateway,
+    `nat.upnp_mappings_external_port` AS nat_upnp_mappings_external_port,
+    emptyArrayString() AS nat_upnp_mappings_protocol,
+    emptyArrayString() AS nat_upnp_mappings_internal_client,
+    emptyArrayUInt16() AS nat_upnp_mappings_internal_port,
+    emptyArrayUInt16() AS nat_port_forwards_port,
+    emptyArrayUInt32() AS nat_port_forwards_accepted
 FROM `${DB}`.kafka_nat;
 
 CREATE TABLE IF NOT EXISTS `${DB}`.kafka_anomaly (
