@@ -198,6 +198,10 @@ func series(st *pipeline.Stats, path string) (name string, labels []string) {
 		"inject.offered": "nunchi_inject_offered_total", "inject.sent": "nunchi_inject_sent_total",
 		"inject.failed": "nunchi_inject_failed_total", "inject.packets": "nunchi_inject_packets_total",
 		"inject.own_seen": "nunchi_inject_own_seen_total",
+		"nat.sources":     "nunchi_nat_sources", "nat.evicted": "nunchi_nat_sources_evicted_total",
+		"nat.expired": "nunchi_nat_sources_expired_total", "nat.syns": "nunchi_nat_syns_total",
+		"nat.paired_flows": "nunchi_nat_paired_flows_total", "nat.reports": "nunchi_nat_reports_total",
+		"nat.pending_drops": "nunchi_nat_pairing_dropped_total",
 	}
 	if n, ok := simple[path]; ok {
 		return n, nil
@@ -213,6 +217,8 @@ func series(st *pipeline.Stats, path string) (name string, labels []string) {
 		return "nunchi_decoder_transport_packets_total", []string{"protocol", strings.TrimPrefix(path, "decoder.")}
 	case "decoder.other_ip":
 		return "nunchi_decoder_transport_packets_total", []string{"protocol", "other"}
+	case "nat.stun", "nat.ssdp", "nat.soap":
+		return "nunchi_nat_messages_total", []string{"protocol", strings.TrimPrefix(path, "nat.")}
 	case "inject.won", "inject.lost", "inject.unknown":
 		return "nunchi_inject_outcomes_total", []string{"outcome", strings.TrimPrefix(path, "inject.")}
 	}

@@ -149,6 +149,19 @@ func WriteStats(b *Builder, st *pipeline.Stats) {
 		}
 	}
 
+	if n := st.NAT; n != nil {
+		b.GaugeUint("nunchi_nat_sources", "Addresses the NAT tracker holds evidence for.", uint64(n.Sources))
+		b.Counter("nunchi_nat_sources_evicted_total", "Addresses forgotten to stay within nat.max_sources.", n.Evicted)
+		b.Counter("nunchi_nat_sources_expired_total", "Addresses forgotten after nat.window without traffic.", n.Expired)
+		b.Counter("nunchi_nat_syns_total", "TCP SYNs the NAT tracker examined.", n.SYNs)
+		b.Counter("nunchi_nat_paired_flows_total", "Inside flows paired with their translated outside flows.", n.PairedFlows)
+		for _, m := range []labelled{{"stun", n.STUN}, {"ssdp", n.SSDP}, {"soap", n.SOAP}} {
+			b.Counter("nunchi_nat_messages_total", "STUN, SSDP and UPnP SOAP messages read for NAT analysis.", m.v, "protocol", m.label)
+		}
+		b.Counter("nunchi_nat_reports_total", "nat events produced.", n.Reports)
+		b.Counter("nunchi_nat_pairing_dropped_total", "Pairing candidates not kept (table full).", n.PendingDrops)
+	}
+
 	writeSinks(b, st)
 }
 

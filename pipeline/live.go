@@ -227,7 +227,7 @@ func (l *Live) Stats() Stats {
 		dups += l.dups[i]
 	}
 	l.mu.Unlock()
-	st := collectStats(ds, fs, l.shards, l.fan, l.cfg.Inject)
+	st := collectStats(ds, fs, l.shards, l.fan, l.cfg.Inject, l.cfg.NAT)
 	st.Capture.Frames, st.Capture.Bytes, st.Capture.Errors, st.Capture.SpanDuplicates = frames, byt, errs, dups
 	for _, srcs := range l.sources {
 		for _, src := range srcs {

@@ -369,6 +369,7 @@ type Stats struct {
 	Events  map[string]uint64 `json:"events"`
 	Sinks   []sinks.SinkStats `json:"sinks,omitempty"`
 	Inject  *inject.Stats     `json:"inject,omitempty"`
+	NAT     *nat.Stats        `json:"nat,omitempty"`
 	Shards  int               `json:"shards"`
 }
 
@@ -427,7 +428,7 @@ func (r *Replay) Stats() Stats {
 	ds, fs := r.decodeStats, r.defragStats
 	files, readErrors := r.files, r.readErrors
 	r.mu.Unlock()
-	st := collectStats(ds, fs, r.shards, r.fan, r.cfg.Inject)
+	st := collectStats(ds, fs, r.shards, r.fan, r.cfg.Inject, r.cfg.NAT)
 	st.Capture.Files, st.Capture.Errors = files, readErrors
 	st.Capture.Frames = r.Progress.Frames.Load()
 	st.Capture.Bytes = r.Progress.Bytes.Load()
@@ -435,7 +436,7 @@ func (r *Replay) Stats() Stats {
 }
 
 // collectStats builds Stats from decoder counters and the shards' snapshots.
-func collectStats(ds capture.DecodeStats, fs capture.DefragStats, shards []*Shard, fan *sinks.Fanout, inj *inject.Injector) Stats {
+func collectStats(ds capture.DecodeStats, fs capture.DefragStats, shards []*Shard, fan *sinks.Fanout, inj *inject.Injector, nt *nat.Tracker) Stats {
 	var st Stats
 	st.Decoder = DecoderStats{Frames: ds.Frames, Decoded: ds.Decoded, IPv4: ds.IPv4, IPv6: ds.IPv6, TCP: ds.TCP,
 		UDP: ds.UDP, ICMP: ds.ICMP, SCTP: ds.SCTP, OtherIP: ds.OtherIP, Tunnelled: ds.Tunnelled,
@@ -480,6 +481,10 @@ func collectStats(ds capture.DecodeStats, fs capture.DefragStats, shards []*Shar
 	if inj != nil {
 		is := inj.Stats()
 		st.Inject = &is
+	}
+	if nt != nil {
+		ns := nt.Stats()
+		st.NAT = &ns
 	}
 	st.Shards = len(shards)
 	return st

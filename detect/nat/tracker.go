@@ -44,15 +44,16 @@ func DefaultConfig() Config {
 
 // Stats are the tracker's counters.
 type Stats struct {
-	Sources      int    // addresses tracked now
-	Evicted      uint64 // addresses forgotten for MaxSources
-	SYNs         uint64
-	PairedFlows  uint64 // inside/outside flow pairs matched
-	STUN         uint64 // STUN Binding messages read
-	SSDP         uint64
-	SOAP         uint64
-	Reports      uint64 // nat reports produced
-	PendingDrops uint64 // pairing candidates not kept (table full)
+	Sources      int    `json:"sources"`       // addresses tracked now
+	Evicted      uint64 `json:"evicted"`       // addresses forgotten for MaxSources
+	Expired      uint64 `json:"expired"`       // addresses idle longer than the window
+	SYNs         uint64 `json:"syns"`          // SYNs observed
+	PairedFlows  uint64 `json:"paired_flows"`  // inside/outside flow pairs matched
+	STUN         uint64 `json:"stun"`          // STUN Binding messages read
+	SSDP         uint64 `json:"ssdp"`          // SSDP datagrams read
+	SOAP         uint64 `json:"soap"`          // IGD control messages read
+	Reports      uint64 `json:"reports"`       // nat events produced
+	PendingDrops uint64 `json:"pending_drops"` // pairing candidates not kept (table full)
 }
 
 // Per-source bounds: what one address can make the tracker hold.
@@ -635,6 +636,7 @@ func (t *Tracker) sweep(now int64, final bool) []*detect.NAT {
 	for a, s := range t.sources {
 		if now-s.last > t.window {
 			delete(t.sources, a)
+			t.stats.Expired++
 			continue
 		}
 		if s.stun != nil && s.stun.decide(now, final) {
