@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/nunchi-sensor/nunchi/internal/testutil"
+	"github.com/nunchi-sensor/nunchi/pipeline"
 )
 
 // natEvent is the part of a nat event the NAT tests read.
@@ -49,6 +50,11 @@ type natEvent struct {
 // natRun captures the lab live on the given taps while traffic runs and
 // returns the last nat event per address and the stun client's verdict.
 func natRun(t *testing.T, lab *testutil.NATLab, ifaces []string, inside []string, traffic func()) (map[string]natEvent, string) {
+	last, verdict, _ := natRunStats(t, lab, ifaces, inside, traffic)
+	return last, verdict
+}
+
+func natRunStats(t *testing.T, lab *testutil.NATLab, ifaces []string, inside []string, traffic func()) (map[string]natEvent, string, pipeline.Stats) {
 	t.Helper()
 	out := filepath.Join(t.TempDir(), "events.jsonl")
 	cfg := liveTestConfig(t, ifaces[0], 2, out)
@@ -63,7 +69,7 @@ func natRun(t *testing.T, lab *testutil.NATLab, ifaces []string, inside []string
 	run := startLive(t, cfg, LiveOptions{ShutdownGrace: 10 * time.Second})
 	traffic()
 	time.Sleep(300 * time.Millisecond) // the last frames through the mirror
-	run.stop(t)
+	st := run.stop(t)
 
 	f, err := os.Open(out)
 	if err != nil {
@@ -86,7 +92,7 @@ func natRun(t *testing.T, lab *testutil.NATLab, ifaces []string, inside []string
 		}
 	}
 	stun, _ := os.ReadFile(filepath.Join(lab.Dir, "stun.out"))
-	return last, testutil.STUNVerdict(string(stun))
+	return last, testutil.STUNVerdict(string(stun)), st
 }
 
 // stunNATType maps the RFC 3489 stun client's verdict to nunchi's name.
@@ -247,4 +253,24 @@ func TestNATUPnPAndCGNAT(t *testing.T) {
 func itoa(n int) string {
 	b, _ := json.Marshal(n)
 	return string(b)
+}
+
+// TestNATNotForAPlainHost: a host with its own public address (the web
+// server's namespace, outside any NAT) makes connections and runs the
+// STUN test: it is never reported, though its STUN test looks like a
+// full cone from outside (an open host looks the same).
+func TestNATNotForAPlainHost(t *testing.T) {
+	lab := testutil.StartNATLab(t, "NAT_LAB_CLIENTS=1")
+	host := "203.0.113.20"
+	last, _, st := natRunStats(t, lab, []string{lab.OutIf}, nil, func() {
+		lab.InNS(t, lab.WebNS, "for i in 1 2 3 4 5 6; do curl -s -o /dev/null http://203.0.113.10/; done; "+
+			"curl -sk -o /dev/null --resolve www.example.com:443:203.0.113.10 https://www.example.com/; "+
+			"stun 203.0.113.10 -v >/dev/null 2>&1 || true")
+	})
+	if e, ok := last[host]; ok {
+		t.Fatalf("a host without NAT was reported: %+v", e)
+	}
+	if st.NAT == nil || st.NAT.SYNs < 7 || st.NAT.STUN < 8 {
+		t.Fatalf("the host's traffic was not seen: %+v", st.NAT)
+	}
 }
