@@ -13,6 +13,10 @@
 //	m, ok = h.Load().MatchIP(serverIP)
 //	go h.Watch(ctx, paths, 5*time.Second, log)                    // and h.Reload(paths...) on SIGHUP
 //
+//	hit, ok := h.Load().LookupName(sni)  // the decision alone: one memory round trip
+//	m, ok = hit.Resolve()                // the provenance, where the block event is built
+//	h.ListHits()                         // hits per list id, for metrics (metrics.go)
+//
 // A [Match] carries the provenance a block event needs (DESIGN.md §4):
 // RuleID "<list id>:<file base name>:<line>" (for an entry written inline
 // in the YAML file, the YAML file's name and line), the list id and
@@ -88,7 +92,12 @@
 // per node). Names live in one arena of 16 MiB chunks (a record is a line,
 // a source index, a length, a kind byte and the name: 8 bytes plus the
 // name); an open-addressing table of 8-byte slots (32-bit arena offset,
-// 32-bit hash tag; load factor 0.7, linear probing) indexes them. Bit masks
+// 31-bit hash tag and a suffix-entry bit; load factor 0.7, linear probing)
+// indexes them. A lookup decides on the slots alone (LookupName: a tag
+// that agrees, with the right kind, is a candidate; a miss is certain);
+// the record is read when the Match is built (Hit.Resolve, and MatchName,
+// which is both), and checked then: a candidate that is a tag collision
+// (about 2^-31 per slot compared) gives way to the exact walk. Bit masks
 // of the label counts present skip the levels no entry can match, and the
 // home slots of all levels are loaded before any is examined, so their
 // cache misses overlap. Blocked Bloom filters over all keys (4–8 bits per
@@ -101,7 +110,10 @@
 // for concurrent use by any number of shards with no lock. Lookups of ASCII
 // names, URLs and addresses do not allocate, except the first hit of an
 // entry, which formats its RuleID once into a lock-free cache (sized to the
-// set, at most 256 Ki entries) that later hits reuse. The strings in a
+// set, at most 256 Ki slots of 32 bytes, each holding the string under a
+// sequence lock, so a hit reads its RuleID in the same memory round trip
+// as its record) that later hits reuse. A hit (a Match built) adds one to
+// its list's counter, an atomic add; misses write nothing shared. The strings in a
 // Match belong to the Set (Pattern points into its arena) and stay valid
 // as long as the caller keeps them, reload or not.
 //
@@ -110,35 +122,24 @@
 // without error; otherwise the old Set stays and the file:line errors are
 // returned. A reader that called Load keeps a consistent Set for as long as
 // it holds it: nothing is blocked, lost or mixed during a reload. Reloads
-// are serialised and counted (ok/failed). Watch polls the size and
+// are serialised and counted (ok/failed); the hit counter of a list id
+// carries over from Set to Set (Holder.ListHits). Watch polls the size and
 // modification time of every file the current Set was read from (the YAML
 // files and the list files they name) and reloads on a change; a failed
 // reload is not retried until the files change again.
 //
 // # Measured
 //
-// On the project machine (2 vCPUs, Go 1.26; a dependent random read of a
-// 100 MB table costs about 110 ns there), generated lists of random names
-// (bench_test.go: deterministic, 10 % suffix entries, 64 Ki distinct
-// queries cycled so that "cold" lookups miss the CPU caches; "hot" hits
-// cycle 1 Ki blocked names, the usual shape of blocked visits), 2026-11-21,
-// ranges over repeated runs:
-//
-//	names  file    load         Go heap  RSS*    miss        hit cold    hit hot
-//	1 M    17 MB   0.25–0.28 s   46 MB    37 MB  95–115 ns   420–490 ns  120–145 ns
-//	10 M   167 MB  2.4–2.7 s    360 MB   353 MB  120–190 ns  610–670 ns  165–185 ns
-//
-//	* growth of the process's resident set across LoadFiles, after GC
-//	  and debug.FreeOSMemory
-//
-// MatchIP takes 50–65 ns and MatchURL 75–85 ns on the test set. No lookup
-// allocates in steady state (a cold hit formats its RuleID once: 17–20 B/op
-// on average in the cold-hit benchmark). Against the targets (10 M names
-// in at most 400 MB resident, loaded in at most 3 s, lookups in at most
-// 250 ns): memory and load time are met (353 MB; 2.4–2.7 s, the first load
-// of a fresh process included), misses (the common case: one Bloom filter
-// word, the table is rarely touched) and hot hits are met; cold hits are
-// not, since they need three dependent memory reads (filter word, slot,
-// arena record) and the RuleID cache, about 110 ns each on this machine.
+// docs/rules.md ("Scale") has the table: load time, resident memory and
+// ns per lookup (hit cold, hit hot, miss) for 1 M and 10 M generated names,
+// before and after the current layout. In short, on the project VM (2
+// vCPUs, shared): 10 M names load in 2.1–3.1 s into about 360 MB resident;
+// a miss costs one Bloom filter word (120–240 ns cold); LookupName decides
+// a cold hit in one memory round trip (247–266 ns for 10 M names), and
+// MatchName, which also reads the entry's record and its RuleID, in two
+// (about 560 ns); hot hits take 70–170 ns. MatchIP takes 55–70 ns and
+// MatchURL 80–105 ns on the test set (a hit's counter adds an atomic add). No lookup allocates in steady state
+// (a cold hit formats its RuleID once, about 12 B/op on average in the
+// cold-hit benchmark, whose 64 Ki distinct hits collide in the cache).
 // For context, nDPI publishes 892 MB and 7.8 s for 7.85 M names.
 package rules
