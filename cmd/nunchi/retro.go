@@ -97,7 +97,7 @@ RULES default to rules.files of the config. --since and --until take a duration 
 	cmd.Flags().StringVar(&o.since, "since", "", "start of the time range: DURATION back from now, or a TIME (required)")
 	cmd.Flags().StringVar(&o.until, "until", "", "end of the time range (exclusive): DURATION back from now, or a TIME; default now")
 	cmd.Flags().StringVar(&o.sensor, "sensor", "", "only events from this sensor")
-	cmd.Flags().IntVar(&o.page, "page", 10000, "distinct names read per query")
+	cmd.Flags().IntVar(&o.page, "page", 100000, "distinct names read per query (each query scans the time range once)")
 	return cmd
 }
 
