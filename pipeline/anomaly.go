@@ -408,22 +408,33 @@ func (s *Shard) observeScan(f *reassembly.Flow, p *capture.Packet) {
 		if f.State == reassembly.StateEstablished && f.Marks&markEstablished == 0 {
 			f.Marks |= markEstablished
 			sAddr, sPort := f.Server()
-			s.scan.Established(sAddr, sPort, p.Timestamp)
+			s.scan.established(sAddr, sPort, p.Timestamp)
+		}
+		if p.TCP.Flags&(capture.TCPAck|capture.TCPRst) != 0 {
+			return // not a probe (SYN, FIN, NULL and XMAS probes carry neither)
 		}
 	} else if !firstPacket(f, p) {
 		return
 	}
-	for _, a := range s.scan.Observe(p.Src, p.Dst, p.SrcPort, p.DstPort, p.Proto, p.TCP.Flags, p.Timestamp) {
-		e := s.arena.Event()
-		e.Type, e.Timestamp, e.Sensor, e.Proto = detect.TypeAnomaly, p.Timestamp, s.sensor, p.Proto
-		e.SrcIP = p.Src.Netip()
-		if a.Event != "horizontal" {
-			e.DestIP, e.DestPort = p.Dst.Netip(), p.DstPort
-		}
-		cp := *a // the detector reuses its slice, not the anomalies; copy anyway: events are immutable
-		e.Anomaly = &cp
-		s.emit(e, evAnomaly)
+	s.scanPkt = p
+	s.scan.observe(p, s.emitScanFn)
+	s.scanPkt = nil
+}
+
+// emitScan turns a scan anomaly into an event, from the shard whose probe
+// completed it (called under the shared detector's lock; s.scanPkt is
+// that probe).
+func (s *Shard) emitScan(a *detect.Anomaly) {
+	p := s.scanPkt
+	e := s.arena.Event()
+	e.Type, e.Timestamp, e.Sensor, e.Proto = detect.TypeAnomaly, p.Timestamp, s.sensor, p.Proto
+	e.SrcIP = p.Src.Netip()
+	if a.Event != "horizontal" {
+		e.DestIP, e.DestPort = p.Dst.Netip(), p.DstPort
 	}
+	cp := *a // the detector reuses its slice and anomalies; events are immutable
+	e.Anomaly = &cp
+	s.emit(e, evAnomaly)
 }
 
 // checkRawIPsec reports ESP and AH flows (IP protocols 50 and 51), once,

@@ -41,7 +41,9 @@ type Config struct {
 	// Streams bounds TCP reassembly (used when Protocols is set).
 	Streams reassembly.StreamConfig
 	// Scan configures port-scan and SYN-flood detection (nil = off).
-	Scan *scan.Config
+	Scan       *scan.Config
+	scanShared *sharedScan // made from Scan by setDefaults: one detector for all shards
+
 	// NAT gathers NAT-gateway evidence for all shards (nil = off).
 	NAT *nat.Tracker
 	// Inject forges warning replies for rules with action inject (nil = off).
@@ -70,6 +72,9 @@ func (c *Config) setDefaults() {
 	}
 	if c.Streams.MaxPagesTotal == 0 {
 		c.Streams = reassembly.DefaultStreamConfig()
+	}
+	if c.Scan != nil && c.scanShared == nil {
+		c.scanShared = newSharedScan(*c.Scan)
 	}
 }
 

@@ -8,7 +8,6 @@ import (
 	"github.com/nunchi-sensor/nunchi/capture"
 	"github.com/nunchi-sensor/nunchi/detect"
 	"github.com/nunchi-sensor/nunchi/detect/nat"
-	"github.com/nunchi-sensor/nunchi/detect/scan"
 	"github.com/nunchi-sensor/nunchi/inject"
 	"github.com/nunchi-sensor/nunchi/reassembly"
 	"github.com/nunchi-sensor/nunchi/rules"
@@ -107,13 +106,15 @@ type Shard struct {
 	// Injection (nil = off): curPkt/curDir is the packet the parsers are
 	// working on, the trigger of an injection; batchWall is when the batch
 	// began, for latencies in replays.
-	inj       *inject.Injector
-	scan      *scan.Detector // nil = no scan detection
-	nat       *nat.Tracker   // shared by all shards; nil = no NAT detection
-	curPkt    *capture.Packet
-	curDir    int
-	batchWall int64
-	anom      shardAnomalies // pipeline/anomaly.go
+	inj        *inject.Injector
+	scan       *sharedScan // shared by all shards; nil = no scan detection
+	scanPkt    *capture.Packet
+	emitScanFn func(*detect.Anomaly) // s.emitScan, bound once
+	nat        *nat.Tracker          // shared by all shards; nil = no NAT detection
+	curPkt     *capture.Packet
+	curDir     int
+	batchWall  int64
+	anom       shardAnomalies // pipeline/anomaly.go
 
 	mu       sync.Mutex
 	snapshot ShardStats
@@ -143,10 +144,14 @@ func newShard(id int, cfg Config, sensor string, pub Publisher) *Shard {
 	s.rules = cfg.Rules
 	s.inj = cfg.Inject
 	if cfg.Scan != nil {
-		s.scan, _ = scan.New(*cfg.Scan) // validated with the config
+		s.scan = cfg.scanShared
+		if s.scan == nil {
+			s.scan = newSharedScan(*cfg.Scan) // a shard built alone (tests)
+		}
 	}
 	s.nat = cfg.NAT
 	s.emitFn = s.emitApp
+	s.emitScanFn = s.emitScan
 	s.initAnomalies(cfg.Anomalies)
 	if cfg.Protocols != nil {
 		s.protocols = cfg.Protocols
