@@ -38,6 +38,7 @@ type FileReader struct {
 	counter countingReader
 	size    int64
 	pcap    *pcapgo.Reader
+	mm      *mmapPcap // classic pcap mapped into memory (unix); nil: pcap or ng reads
 	ng      *pcapgo.NgReader
 	ngLinks []layers.LinkType // per pcapng interface, filled as interfaces appear
 	frames  uint64
@@ -57,6 +58,15 @@ func OpenFile(path string) (*FileReader, error) {
 		return nil, fmt.Errorf("capture: %w", err)
 	}
 	r := &FileReader{path: path, f: f, size: st.Size()}
+	if r.mm = openMmapPcap(f, r.size); r.mm != nil {
+		r.link = layers.LinkType(r.mm.order.Uint32(r.mm.mm[20:24]))
+		r.offset = 24
+		if !SupportedLinkType(r.link) {
+			r.Close()
+			return nil, fmt.Errorf("capture: %s: link type %d (%s): %w", path, r.link, r.link, ErrUnsupportedLinkType)
+		}
+		return r, nil
+	}
 	r.counter.r = f
 	br := bufio.NewReaderSize(&r.counter, 1<<20)
 	magic, err := br.Peek(4)
@@ -121,6 +131,21 @@ func (r *FileReader) ReadFrame(fr *Frame) error {
 		ci   gopacket.CaptureInfo
 		err  error
 	)
+	if r.mm != nil {
+		data, ts, wireLen, err := r.mm.next()
+		if err != nil {
+			if err == io.EOF {
+				return io.EOF
+			}
+			return r.wrapErr(err)
+		}
+		r.frames++
+		r.offset = int64(r.mm.pos)
+		r.counter.n = r.offset
+		fr.Data, fr.LinkType, fr.Timestamp, fr.Interface = data, r.link, ts, 0
+		fr.WireLen = max(wireLen, len(data))
+		return nil
+	}
 	if r.pcap != nil {
 		data, ci, err = r.pcap.ZeroCopyReadPacketData()
 		fr.LinkType = r.link
@@ -172,14 +197,19 @@ func (r *FileReader) wrapErr(err error) error {
 	if err == io.ErrUnexpectedEOF {
 		err = errors.New("file truncated in the middle of a record")
 	}
-	if r.pcap != nil {
+	if r.pcap != nil || r.mm != nil {
 		return fmt.Errorf("capture: %s: frame %d at byte offset %d: %w", r.path, r.frames+1, r.offset, err)
 	}
 	return fmt.Errorf("capture: %s: after frame %d, near byte offset %d: %w", r.path, r.frames, r.counter.n, err)
 }
 
-// Close closes the file.
-func (r *FileReader) Close() error { return r.f.Close() }
+// Close closes the file (and unmaps it).
+func (r *FileReader) Close() error {
+	if r.mm != nil {
+		r.mm.close()
+	}
+	return r.f.Close()
+}
 
 type countingReader struct {
 	r io.Reader
