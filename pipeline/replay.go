@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"os"
 	"runtime"
+	"runtime/debug"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -182,7 +183,21 @@ func (r *Replay) Run(ctx context.Context, files []string) error {
 
 func (r *Replay) clockNow() int64 { return r.clock.Load() }
 
-func (r *Replay) readAll(ctx context.Context, files []string) error {
+func (r *Replay) readAll(ctx context.Context, files []string) (err error) {
+	// Files are read through a memory mapping: one truncated by someone
+	// else while it is read would fault (SIGBUS). Turn that into an error
+	// for this replay instead of a crash.
+	defer debug.SetPanicOnFault(debug.SetPanicOnFault(true))
+	defer func() {
+		if v := recover(); v != nil {
+			// A memory fault carries its address (debug.SetPanicOnFault).
+			fault, ok := v.(interface{ Addr() uintptr })
+			if !ok {
+				panic(v)
+			}
+			err = fmt.Errorf("pipeline: a capture file changed while it was read (memory fault at %#x)", fault.Addr())
+		}
+	}()
 	dec := capture.NewDecoder(r.cfg.Decode)
 	defer r.snapshotDecoder(dec)
 	var (
