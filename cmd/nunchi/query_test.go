@@ -79,7 +79,7 @@ func TestQueryReports(t *testing.T) {
 	}
 	t.Logf("\n%s", out)
 	for _, want := range []string{"Top blocked names (5)", "Top talkers (5)", "TLS and QUIC server names (5)", "DNS names (5)",
-		"NAT gateways (0)", "Anomalies (", "forged_rst", "LIST", "testlist", "CLIENT", "BYTES_SENT", "PROTO", "quic", "tls", "NXDOMAIN"} {
+		"NAT gateways (0)", "Anomalies (", "openvpn", "LIST", "testlist", "CLIENT", "BYTES_SENT", "PROTO", "quic", "tls", "NXDOMAIN"} {
 		if !strings.Contains(out, want) {
 			t.Errorf("output lacks %q", want)
 		}
