@@ -21,7 +21,7 @@ import (
 // (sockets, a delivering sink, an injector).
 func scrapeAll(t *testing.T) map[string]*ParsedFamily {
 	t.Helper()
-	st := pipeline.Stats{Events: map[string]uint64{}, Shards: 1, Inject: &inject.Stats{}, NAT: &nat.Stats{}}
+	st := pipeline.Stats{Events: map[string]uint64{}, Shards: 1, Inject: &inject.Stats{}, NAT: &nat.Stats{}, Rules: []pipeline.RuleListStats{{List: "l", Hits: 1}}}
 	st.Capture.Sockets = []capture.SourceStats{{Interface: "eth1"}}
 	st.Sinks = []sinks.SinkStats{{Name: "kafka", Delivery: &sinks.Delivery{Dropped: map[string]uint64{"spool_full": 1}}}}
 	srv := httptest.NewServer(Handler(Source{Stats: func() pipeline.Stats { return st }, Ready: func() bool { return true }}))

@@ -245,6 +245,9 @@ func series(st *pipeline.Stats, path string) (name string, labels []string) {
 			return "", nil // a label
 		}
 	}
+	if n, _ := fmt.Sscanf(path, "rules[%d].%s", &i, &field); n == 2 && field == "hits" {
+		return "nunchi_rules_hits_total", []string{"list", st.Rules[i].List}
+	}
 	if n, _ := fmt.Sscanf(path, "sinks[%d].%s", &i, &field); n == 2 {
 		s := st.Sinks[i]
 		l := []string{"sink", s.Name}

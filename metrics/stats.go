@@ -149,6 +149,9 @@ func WriteStats(b *Builder, st *pipeline.Stats) {
 		}
 	}
 
+	for _, h := range st.Rules {
+		b.Counter("nunchi_rules_hits_total", "Block hits per rules list (kept across reloads).", h.Hits, "list", h.List)
+	}
 	if n := st.NAT; n != nil {
 		b.GaugeUint("nunchi_nat_sources", "Addresses the NAT tracker holds evidence for.", uint64(n.Sources))
 		b.Counter("nunchi_nat_sources_evicted_total", "Addresses forgotten to stay within nat.max_sources.", n.Evicted)

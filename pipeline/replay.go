@@ -390,6 +390,7 @@ type Stats struct {
 	Sinks   []sinks.SinkStats `json:"sinks,omitempty"`
 	Inject  *inject.Stats     `json:"inject,omitempty"`
 	NAT     *nat.Stats        `json:"nat,omitempty"`
+	Rules   []RuleListStats   `json:"rules,omitempty"`
 	Shards  int               `json:"shards"`
 }
 
@@ -440,6 +441,13 @@ type StreamStats struct {
 	Midstream        uint64 `json:"midstream"`
 	Overlaps         uint64 `json:"overlaps"`
 	OverlapConflicts uint64 `json:"overlap_conflicts"`
+}
+
+// RuleListStats counts one rules list's hits (block events), kept across
+// reloads.
+type RuleListStats struct {
+	List string `json:"list"`
+	Hits uint64 `json:"hits"`
 }
 
 // Stats gathers counters from the reader, the shards and the sinks.
@@ -505,6 +513,11 @@ func collectStats(ds capture.DecodeStats, fs capture.DefragStats, shards []*Shar
 	if nt != nil {
 		ns := nt.Stats()
 		st.NAT = &ns
+	}
+	if len(shards) > 0 && shards[0].rules != nil {
+		for _, h := range shards[0].rules.ListHits() {
+			st.Rules = append(st.Rules, RuleListStats{List: h.List, Hits: h.Hits})
+		}
 	}
 	st.Shards = len(shards)
 	return st
