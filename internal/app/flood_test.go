@@ -36,6 +36,7 @@ func floodConfig() Config {
 	cfg.Streams.MaxPagesTotal = 1024 // per shard, ≈1900 B each
 	cfg.Capture.Decode.Defrag.MaxDatagrams = 256
 	cfg.Capture.Decode.Defrag.MaxBytes = 1 << 20
+	cfg.NAT.MaxSources = 4096 // one tracker for all shards
 	return cfg
 }
 
@@ -43,10 +44,12 @@ func floodConfig() Config {
 // measured by pipeline.BenchmarkFlowMemory and reassembly's page size:
 // 8 KiB per flow (a flow, its application state and a parser holding a
 // partial header), 2 KiB per reassembly page, the defragmenter's max_bytes
-// plus its 64 KiB output buffer, and the scan detector's tables.
+// plus its 64 KiB output buffer, the scan detector's tables, and 2 KiB per
+// address the NAT tracker may hold.
 func memcapBytes(cfg Config) uint64 {
 	sh := uint64(cfg.Capture.Shards)
-	return sh*uint64(cfg.Flow.MaxFlows)*8<<10 +
+	return uint64(cfg.NAT.MaxSources)*2<<10 +
+		sh*uint64(cfg.Flow.MaxFlows)*8<<10 +
 		sh*uint64(cfg.Streams.MaxPagesTotal)*2<<10 +
 		uint64(cfg.Capture.Decode.Defrag.MaxBytes) + 64<<10 +
 		sh*3*uint64(cfg.Anomalies.Scan.MaxEntries)*512
@@ -286,6 +289,9 @@ func TestFloodSYN(t *testing.T) {
 	}
 	if st.Events["anomaly"] == 0 {
 		t.Error("no syn_flood anomaly")
+	}
+	if st.NAT != nil && st.NAT.Evicted == 0 {
+		t.Errorf("NAT tracker: %d sources, none evicted past max_sources %d", n, cfg.NAT.MaxSources)
 	}
 }
 
