@@ -48,7 +48,7 @@ type lruList struct{ head, tail uint32 }
 // Not safe for concurrent use: one Table per shard.
 type Table struct {
 	cfg      FlowConfig
-	m        map[Key]uint32
+	idx      flowIndex
 	chunks   [][]Flow
 	free     []uint32
 	nextSlot uint32 // slots below it have been handed out at least once; 0 is the nil slot
@@ -62,7 +62,8 @@ type Table struct {
 
 // NewTable returns an empty table; cfg must be valid. onEnd may be nil.
 func NewTable(cfg FlowConfig, onEnd EndFunc) *Table {
-	t := &Table{cfg: cfg, m: make(map[Key]uint32), onEnd: onEnd, nextSlot: 1}
+	t := &Table{cfg: cfg, onEnd: onEnd, nextSlot: 1}
+	t.indexInit()
 	set := func(dst *[numLists]int64, pt ProtoTimeouts) {
 		for c, to := range [numClasses]Timeouts{pt.TCP, pt.UDP, pt.Other} {
 			dst[c*3+int(StateNew)] = int64(to.New)
@@ -80,7 +81,7 @@ func NewTable(cfg FlowConfig, onEnd EndFunc) *Table {
 func (t *Table) Stats() TableStats { return t.stats }
 
 // Len returns the number of active flows.
-func (t *Table) Len() int { return len(t.m) }
+func (t *Table) Len() int { return t.idx.n }
 
 func (t *Table) slot(i uint32) *Flow { return &t.chunks[i>>chunkBits][i&(chunkSize-1)] }
 
@@ -121,7 +122,7 @@ func (t *Table) BySlot(slot uint32, id uint64) *Flow {
 // Lookup returns the flow of p without changing anything, or nil.
 func (t *Table) Lookup(p *capture.Packet) *Flow {
 	k, _ := KeyOf(p, t.cfg.VLANInKey)
-	if i, ok := t.m[k]; ok {
+	if i := t.find(&k, uint32(k.Hash())); i != 0 {
 		return t.slot(i)
 	}
 	return nil
@@ -133,7 +134,9 @@ func (t *Table) Lookup(p *capture.Packet) *Flow {
 func (t *Table) Update(p *capture.Packet) (*Flow, int) {
 	k, aToB := KeyOf(p, t.cfg.VLANInKey)
 	now := p.Timestamp
-	i, ok := t.m[k]
+	h := k.Hash()
+	i := t.find(&k, uint32(h))
+	ok := i != 0
 	if ok {
 		f := t.slot(i)
 		switch {
@@ -147,7 +150,7 @@ func (t *Table) Update(p *capture.Packet) (*Flow, int) {
 		}
 	}
 	if !ok {
-		i = t.create(&k, p, aToB)
+		i = t.create(&k, h, p, aToB)
 	}
 	f := t.slot(i)
 	dir := ToClient
@@ -159,8 +162,8 @@ func (t *Table) Update(p *capture.Packet) (*Flow, int) {
 	return f, dir
 }
 
-func (t *Table) create(k *Key, p *capture.Packet, aToB bool) uint32 {
-	if len(t.m) >= t.cfg.MaxFlows {
+func (t *Table) create(k *Key, h uint64, p *capture.Packet, aToB bool) uint32 {
+	if t.idx.n >= t.cfg.MaxFlows {
 		t.makeRoom(p.Timestamp)
 	}
 	var i uint32
@@ -178,7 +181,7 @@ func (t *Table) create(k *Key, p *capture.Packet, aToB bool) uint32 {
 	*f = Flow{Key: *k, First: p.Timestamp, Last: p.Timestamp, used: true, IPVersion: p.IPVersion,
 		VLANs: p.VLANs, NumVLANs: p.NumVLANs, Tunnel: p.Tunnel}
 	f.slot = i
-	f.ID = (k.Hash() ^ mix(uint64(p.Timestamp))) & (1<<53 - 1)
+	f.ID = (h ^ mix(uint64(p.Timestamp))) & (1<<53 - 1)
 	if f.ID == 0 {
 		f.ID = 1
 	}
@@ -197,9 +200,9 @@ func (t *Table) create(k *Key, p *capture.Packet, aToB bool) uint32 {
 	}
 	f.list = uint8(classOf(p.Proto)*3) + uint8(StateNew)
 	t.pushBack(i, f)
-	t.m[*k] = i
+	t.insert(uint32(h), i)
 	t.stats.Created++
-	t.stats.Active = uint64(len(t.m))
+	t.stats.Active = uint64(t.idx.n)
 	if t.stats.Active > t.stats.Peak {
 		t.stats.Peak = t.stats.Active
 	}
@@ -324,7 +327,7 @@ func (t *Table) Expire(now int64) {
 			t.end(i, EndTimeout)
 		}
 	}
-	if t.stats.Emergency && len(t.m) < t.recover {
+	if t.stats.Emergency && t.idx.n < t.recover {
 		t.stats.Emergency = false
 	}
 }
@@ -337,7 +340,7 @@ func (t *Table) makeRoom(now int64) {
 		t.stats.EmergencyEntered++
 	}
 	t.Expire(now)
-	if len(t.m) < t.cfg.MaxFlows {
+	if t.idx.n < t.cfg.MaxFlows {
 		return
 	}
 	var oldest uint32
@@ -373,11 +376,11 @@ func (t *Table) end(i uint32, reason EndReason) {
 		t.onEnd(f, reason)
 	}
 	t.unlink(i, f)
-	delete(t.m, f.Key)
+	t.remove(uint32(f.Key.Hash()), i)
 	f.used = false
 	t.free = append(t.free, i)
 	t.stats.Ended[reason]++
-	t.stats.Active = uint64(len(t.m))
+	t.stats.Active = uint64(t.idx.n)
 }
 
 func (t *Table) pushBack(i uint32, f *Flow) {

@@ -122,8 +122,8 @@ func checkTable(t *testing.T, tb *Table) {
 			if !f.used || int(f.list) != l || f.prev != prev {
 				t.Fatalf("list %d: slot %d: used %v list %d prev %d (want %d)", l, i, f.used, f.list, f.prev, prev)
 			}
-			if j, ok := tb.m[f.Key]; !ok || j != i {
-				t.Fatalf("list %d: slot %d: map has %d, %v", l, i, j, ok)
+			if j := tb.find(&f.Key, uint32(f.Key.Hash())); j != i {
+				t.Fatalf("list %d: slot %d: index has %d", l, i, j)
 			}
 			if want := classOf(f.Key.Proto)*3 + int(f.State); l != want {
 				t.Errorf("flow %d (%v) on list %d, want %d", f.ID, f.State, l, want)
