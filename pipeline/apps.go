@@ -355,6 +355,9 @@ func (a *appState) StreamGap(dir int, n int, ts int64) bool {
 		if !a.detect() {
 			return false
 		}
+		if a.sparser == nil {
+			return true // detect asked to probe again after the gap (mid-stream flow)
+		}
 	}
 	prev := a.s.cur
 	a.s.cur = a
