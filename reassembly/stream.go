@@ -115,6 +115,12 @@ type Stream struct {
 	seqNext  [2]uint32
 	seqValid [2]bool
 	lastTS   int64 // packet time of the last segment accepted
+	// synSeq holds each direction's SYN sequence number until the first
+	// payload: gopacket (about 1 KB a connection) is only told about a
+	// connection once data flows, so SYN floods, scans and empty
+	// connections cost it nothing; the SYNs are replayed to it first.
+	synSeq  [2]uint32
+	synSeen [2]bool
 	// Conflicts counts overlapping segments whose bytes differed, per flow.
 	Conflicts uint32
 }
@@ -199,13 +205,46 @@ func (s *Streams) Assemble(st *Stream, p *capture.Packet, dir int) {
 		return
 	}
 	s.stats.Packets++
+	if !st.bound {
+		if len(p.Payload) == 0 {
+			if p.TCP.Flags&capture.TCPSyn != 0 {
+				st.synSeq[dir], st.synSeen[dir] = p.TCP.Seq, true
+			}
+			s.maybeFlush(p.Timestamp)
+			return // nothing to reassemble yet
+		}
+		// First data: bind, gopacket's "client to server" being the first
+		// packet it sees, and replay the SYNs (client's first) so its
+		// sequence tracking starts where it would have.
+		st.bound = true
+		st.toServer = gpreasm.TCPDirClientToServer
+		first := ToServer
+		if !st.synSeen[ToServer] && (st.synSeen[ToClient] || dir == ToClient) {
+			first = ToClient
+			st.toServer = gpreasm.TCPDirServerToClient
+		}
+		for _, d := range [2]int{first, 1 - first} {
+			if st.synSeen[d] {
+				fl := uint8(capture.TCPSyn)
+				if d == ToClient {
+					fl |= capture.TCPAck
+				}
+				s.feed(st, d, st.synSeq[d], 0, fl, 0, nil, p.Timestamp)
+			}
+		}
+	}
+	s.feed(st, dir, p.TCP.Seq, p.TCP.Ack, p.TCP.Flags, p.TCP.Window, p.Payload, p.Timestamp)
+	s.maybeFlush(p.Timestamp)
+}
+
+// feed hands one segment of st's flow to gopacket.
+func (s *Streams) feed(st *Stream, dir int, seq, ack uint32, f uint8, win uint16, payload []byte, ts int64) {
 	t := &s.tcp
-	t.SrcPort, t.DstPort = layers.TCPPort(p.SrcPort), layers.TCPPort(p.DstPort)
-	t.Seq, t.Ack, t.Window = p.TCP.Seq, p.TCP.Ack, p.TCP.Window
-	f := p.TCP.Flags
+	t.SrcPort, t.DstPort = 0, 0 // the connection key is the flow's tags below
+	t.Seq, t.Ack, t.Window = seq, ack, win
 	t.FIN, t.SYN, t.RST, t.PSH = f&capture.TCPFin != 0, f&capture.TCPSyn != 0, f&capture.TCPRst != 0, f&capture.TCPPsh != 0
 	t.ACK, t.URG, t.ECE, t.CWR = f&capture.TCPAck != 0, f&capture.TCPUrg != 0, f&capture.TCPEce != 0, f&capture.TCPCwr != 0
-	t.Payload = p.Payload
+	t.Payload = payload
 	// gopacket keys connections by addresses and ports; nunchi keys them by
 	// its own flow, so a connection gopacket still holds for an ended flow
 	// never captures the packets of a new flow on the same tuple.
@@ -214,18 +253,10 @@ func (s *Streams) Assemble(st *Stream, p *capture.Packet, dir int) {
 		src, dst = dst, src
 	}
 	netFlow := gopacket.NewFlow(endpointFlow, src[:], dst[:])
-	s.ctx.ci = gopacket.CaptureInfo{Timestamp: time.Unix(0, p.Timestamp), CaptureLength: len(p.Payload), Length: len(p.Payload)}
-	if !st.bound { // gopacket's "client to server" is the first packet it sees
-		st.bound = true
-		st.toServer = gpreasm.TCPDirClientToServer
-		if dir == ToClient {
-			st.toServer = gpreasm.TCPDirServerToClient
-		}
-	}
+	s.ctx.ci = gopacket.CaptureInfo{Timestamp: time.Unix(0, ts), CaptureLength: len(payload), Length: len(payload)}
 	s.pending = st
 	s.asm.AssembleWithContext(netFlow, t, &s.ctx)
 	s.pending = nil
-	s.maybeFlush(p.Timestamp)
 }
 
 // maybeFlush pushes stalled data through and forgets idle connections,
