@@ -108,11 +108,20 @@ func (t *table) secondOf(e *entry, h uint64) *hll {
 // get returns the entry for k (found, or a way taken for it), restarted
 // when its window is over. A new key takes an unused way, else an expired
 // one, else evicts the way with the fewest packets.
+// stale reports whether e's window no longer covers ts. A ts a little
+// before the window's start is inside it: shards share the detector and
+// each runs at its own pace, so probes arrive slightly out of time order;
+// restarting on them would report one scan twice. Only a jump back by a
+// whole window (a file from another time) starts over.
+func stale(e *entry, ts, window int64) bool {
+	return ts-e.start >= window || e.start-ts >= window
+}
+
 func (t *table) get(k *key, h uint64, ts, window int64) *entry {
 	set := &t.sets[h&t.mask]
 	for i := range set {
 		if e := &set[i]; e.used && e.k == *k {
-			if ts-e.start >= window || ts < e.start {
+			if stale(e, ts, window) {
 				e.restart(ts)
 				if t.second != nil {
 					t.secondOf(e, h).reset()
@@ -124,7 +133,7 @@ func (t *table) get(k *key, h uint64, ts, window int64) *entry {
 	var victim *entry
 	for i := range set {
 		e := &set[i]
-		if !e.used || ts-e.start >= window || ts < e.start {
+		if !e.used || stale(e, ts, window) {
 			victim = e
 			break
 		}
@@ -132,7 +141,7 @@ func (t *table) get(k *key, h uint64, ts, window int64) *entry {
 			victim = e
 		}
 	}
-	if victim.used && ts-victim.start < window && ts >= victim.start {
+	if victim.used && !stale(victim, ts, window) {
 		t.evicted++
 	}
 	victim.k, victim.used = *k, true
