@@ -171,7 +171,7 @@ func TestLoopbackTLSAndTunnelAnomalies(t *testing.T) {
 	// the built-in list names it.
 	if _, err := exec.LookPath("curl"); err == nil {
 		doh := "dns.google:" + port(hangup)
-		exec.Command("curl", "-s", "--max-time", "3", "--doh-insecure", "--doh-url", "https://"+doh+"/dns-query",
+		exec.Command("curl", "-s", "--max-time", "15", "--doh-insecure", "--doh-url", "https://"+doh+"/dns-query",
 			"--resolve", doh+":127.0.0.1", "http://www.example/").Run()
 	} else {
 		t.Error("curl is missing")
@@ -219,8 +219,14 @@ func TestLoopbackTLSAndTunnelAnomalies(t *testing.T) {
 		"proxy/socks version=5 status=granted target=same.example:80":                                          1,
 		"proxy/socks version=5 status=granted target=192.0.2.7:443":                                            1,
 		"proxy/socks_host_mismatch socks_host=front.example host=hidden.example":                               1,
-		"doh/tls sni=dns.google matched=name":                                                                  2, // curl asks for A and AAAA, one connection each
 	}
+	// curl asks for A and AAAA: one connection each, or one shared when the
+	// first is up before the second starts (a loaded machine).
+	const dohKey = "doh/tls sni=dns.google matched=name"
+	if n := got[dohKey]; n < 1 || n > 2 {
+		t.Errorf("%s: %d, want 1 or 2", dohKey, n)
+	}
+	delete(got, dohKey)
 	if named != 1 {
 		t.Errorf("%d tls events for named.example, want 1", named)
 	}

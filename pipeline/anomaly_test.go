@@ -289,8 +289,8 @@ c,_=s.accept(); c.settimeout(3)
 try: c.recv(4096)
 except Exception: pass
 time.sleep(0.5); c.close()' &
-sleep 0.5
-ip netns exec "$C" timeout 4 pptp 192.0.2.20 --nolaunchpppd --loglevel 0 >"$D/pptp.log" 2>&1 </dev/null || true
+for i in $(seq 100); do ip netns exec "$S" ss -Hltn 'sport = :1723' | grep -q . && break; sleep 0.1; done # listening (python starts slowly under load)
+ip netns exec "$C" timeout 8 pptp 192.0.2.20 --nolaunchpppd --loglevel 0 >"$D/pptp.log" 2>&1 </dev/null || true
 # IPsec: strongSwan IKEv2 with a pre-shared key, UDP encapsulation forced (NAT-T on 4500, ESP in UDP).
 swan() { # name local remote
 	cat >"$D/$1.swanctl.conf" <<EOC
