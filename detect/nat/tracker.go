@@ -103,6 +103,7 @@ type Tracker struct {
 	lastSweep       int64
 	insideSeen      int64    // packet time of the latest inside flow start (0: none)
 	scratch         []uint64 // count's sort buffer (under mu)
+	probation       []probationSYN
 	stats           Stats
 }
 
@@ -129,7 +130,8 @@ func New(cfg Config) *Tracker {
 		cfg: cfg, window: int64(cfg.Window),
 		sources: make(map[capture.Addr]*source),
 		pendIn:  make(map[pairKey]pairSide), pendOut: make(map[pairKey]pairSide),
-		igds: make(map[netip.AddrPort]netip.Addr),
+		igds:      make(map[netip.AddrPort]netip.Addr),
+		probation: make([]probationSYN, probationSlots),
 	}
 }
 
@@ -235,6 +237,7 @@ type source struct {
 	est         estimate // count's last result, valid unless dirty
 	dirty       bool     // evidence changed shape since est was counted
 	pruned      int64    // packet time of the last prune
+	window      int64    // the tracker's window (for prune)
 	// mapping/filtering verdicts and where they came from
 	mapVerdict, filtVerdict string
 	typeSource              string
@@ -260,7 +263,7 @@ func (t *Tracker) lookup(a capture.Addr, now int64) *source {
 				break
 			}
 		}
-		s = &source{addr: a, first: now, dirty: true, pruned: now}
+		s = &source{addr: a, first: now, dirty: true, pruned: now, window: t.window}
 		t.sources[a] = s
 	}
 	if now > s.last {
@@ -308,8 +311,44 @@ func (t *Tracker) ObserveSYN(p *capture.Packet) []*detect.NAT {
 	if outer := t.pair(pairKey{remote: p.Dst, rport: p.DstPort, proto: capture.ProtoTCP, token: uint64(p.TCP.Seq)}, p, now); outer != nil {
 		out = t.maybeReport(outer, now, out)
 	}
-	s := t.lookup(p.Src, now)
-	s.prune(now - t.window)
+	s := t.sources[p.Src]
+	if s == nil {
+		// A first SYN waits in the probation table: an address is only
+		// tracked from its second SYN (one SYN proves nothing, and a flood
+		// of spoofed sources must not fill the source table).
+		fp := &t.probation[addrSlot(p.Src)]
+		if !fp.used || fp.p.Src != p.Src || now-fp.p.Timestamp > t.window || fp.p.Timestamp-now > t.window {
+			fp.p, fp.used = *p, true
+			fp.p.Payload = nil
+			return out
+		}
+		first := fp.p
+		fp.used = false
+		s = t.lookup(p.Src, min(first.Timestamp, now))
+		s.observeSYN(&first)
+	} else if now > s.last {
+		s.last = now
+	}
+	s.observeSYN(p)
+	return t.maybeReport(s, now, out)
+}
+
+// probationSlots sizes the table of first SYNs (about 3 MB).
+const probationSlots = 1 << 14
+
+type probationSYN struct {
+	p    capture.Packet
+	used bool
+}
+
+func addrSlot(a capture.Addr) int {
+	return int(detect.EventID(a[:]) & (probationSlots - 1))
+}
+
+// observeSYN files one SYN's evidence under s.
+func (s *source) observeSYN(p *capture.Packet) {
+	now := p.Timestamp
+	s.prune(now - s.window)
 	sig := synSigOf(p)
 	si := -1
 	for i := range s.sigs {
@@ -320,7 +359,7 @@ func (t *Tracker) ObserveSYN(p *capture.Packet) []*detect.NAT {
 	}
 	if si < 0 {
 		if len(s.sigs) >= maxSigs {
-			return out
+			return
 		}
 		s.sigs = append(s.sigs, sigEntry{sig: sig})
 		si = len(s.sigs) - 1
@@ -334,7 +373,6 @@ func (t *Tracker) ObserveSYN(p *capture.Packet) []*detect.NAT {
 	}
 	s.addPort(p.SrcPort, now)
 	s.addPortSeq(sig, p.Dst, p.DstPort, p.SrcPort, now)
-	return t.maybeReport(s, now, out)
 }
 
 // A clock seen once proves nothing: Linux since 6.x (and other stacks)

@@ -322,11 +322,22 @@ func TestTrackerBoundedSources(t *testing.T) {
 	rng := rand.New(rand.NewPCG(1, 2))
 	h := &host{st: linuxStack}
 	for i := 0; i < 100000; i++ {
-		src := capture.AddrFrom4([]byte{10, byte(i >> 16), byte(i >> 8), byte(i)})
-		tr.ObserveSYN(h.syn(src, addr("203.0.113.10"), t0+int64(i), 1, rng))
+		src := capture.AddrFrom4([]byte{198, 18 + byte(i>>16), byte(i >> 8), byte(i)})
+		for j := 0; j < 2; j++ { // tracked from the second SYN
+			tr.ObserveSYN(h.syn(src, addr("203.0.113.10"), t0+int64(2*i+j), 1, rng))
+		}
 	}
 	st := tr.Stats()
 	if st.Sources > 1000 || st.Evicted != 99000 {
 		t.Fatalf("stats %+v", st)
+	}
+	// One SYN per address (a spoofed flood) tracks nothing.
+	tr = New(Config{})
+	for i := 0; i < 100000; i++ {
+		src := capture.AddrFrom4([]byte{198, 18 + byte(i>>16), byte(i >> 8), byte(i)})
+		tr.ObserveSYN(h.syn(src, addr("203.0.113.10"), t0+int64(i), 1, rng))
+	}
+	if st := tr.Stats(); st.Sources != 0 {
+		t.Fatalf("single SYNs tracked: %+v", st)
 	}
 }
