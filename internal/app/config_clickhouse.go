@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"strings"
 	"time"
 
 	"github.com/nunchi-sensor/nunchi/internal/config"
@@ -23,6 +22,9 @@ type ClickHouseConfig struct {
 	Username string `yaml:"username"`
 	// PasswordFile holds the password (one line); "" = no password.
 	PasswordFile string `yaml:"password_file"`
+	// PasswordEnv names an environment variable holding the password;
+	// used when password_file is "".
+	PasswordEnv string `yaml:"password_env"`
 	// SpoolDir is the on-disk spool (sinks/spool) for batches the server
 	// cannot take now, kept across restarts; "" = a memory spool of
 	// spool_max_bytes (what it holds at exit is lost, counted).
@@ -106,13 +108,9 @@ func defaultClickHouseConfig() ClickHouseConfig {
 // (nunchi query): the sink config with the password read, and TLS.
 func ClickHouseOptions(cfg Config) (clickhouse.Config, *tls.Config, error) {
 	c := cfg.Sinks.ClickHouse
-	password := ""
-	if c.PasswordFile != "" {
-		b, err := os.ReadFile(c.PasswordFile)
-		if err != nil {
-			return clickhouse.Config{}, nil, fmt.Errorf("sinks.clickhouse.password_file: %w", err)
-		}
-		password = strings.TrimRight(string(b), "\r\n")
+	password, err := config.ReadSecret("sinks.clickhouse", c.PasswordFile, c.PasswordEnv)
+	if err != nil {
+		return clickhouse.Config{}, nil, err
 	}
 	var tc *tls.Config
 	if c.TLS.Enabled {

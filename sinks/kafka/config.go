@@ -85,6 +85,9 @@ type SASLConfig struct {
 	Username  string `yaml:"username"`
 	// PasswordFile holds the password (a trailing newline is ignored).
 	PasswordFile string `yaml:"password_file"`
+	// PasswordEnv names an environment variable holding the password
+	// (Kubernetes secrets as env); used when password_file is "".
+	PasswordEnv string `yaml:"password_env"`
 }
 
 // DefaultConfig returns the defaults (the sink is off: no brokers).
@@ -150,8 +153,8 @@ func (c Config) Validate() error {
 	switch c.SASL.Mechanism {
 	case "":
 	case "PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512":
-		if c.SASL.Username == "" || c.SASL.PasswordFile == "" {
-			add("sasl: %s needs username and password_file", c.SASL.Mechanism)
+		if c.SASL.Username == "" || (c.SASL.PasswordFile == "" && c.SASL.PasswordEnv == "") {
+			add("sasl: %s needs username and password_file or password_env", c.SASL.Mechanism)
 		}
 	default:
 		add("sasl.mechanism: %q is not one of PLAIN, SCRAM-SHA-256, SCRAM-SHA-512", c.SASL.Mechanism)
@@ -201,11 +204,10 @@ func (c Config) transport() (*kafkago.Transport, error) {
 		t.TLS = tc
 	}
 	if c.SASL.Mechanism != "" {
-		pw, err := os.ReadFile(c.SASL.PasswordFile)
+		pass, err := config.ReadSecret("sasl", c.SASL.PasswordFile, c.SASL.PasswordEnv)
 		if err != nil {
-			return nil, fmt.Errorf("sasl.password_file: %w", err)
+			return nil, err
 		}
-		pass := strings.TrimRight(string(pw), "\r\n")
 		var m sasl.Mechanism
 		switch c.SASL.Mechanism {
 		case "PLAIN":
