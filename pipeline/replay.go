@@ -441,6 +441,10 @@ type StreamStats struct {
 	Midstream        uint64 `json:"midstream"`
 	Overlaps         uint64 `json:"overlaps"`
 	OverlapConflicts uint64 `json:"overlap_conflicts"`
+	// Connections held by the reassembler now, and the most at once (sum
+	// of the shards' peaks).
+	Connections     uint64 `json:"connections"`
+	ConnectionsPeak uint64 `json:"connections_peak"`
 }
 
 // RuleListStats counts one rules list's hits (block events), kept across
@@ -499,6 +503,8 @@ func collectStats(ds capture.DecodeStats, fs capture.DefragStats, shards []*Shar
 		st.Streams.Midstream += ss.Streams.Midstream
 		st.Streams.Overlaps += ss.Streams.Overlaps
 		st.Streams.OverlapConflicts += ss.Streams.OverlapConflict
+		st.Streams.Connections += ss.Streams.Connections
+		st.Streams.ConnectionsPeak += ss.Streams.ConnectionsPeak
 		for k, v := range ss.Events {
 			st.Events[k] += v
 		}

@@ -74,6 +74,11 @@ type StreamStats struct {
 	Overlaps        uint64 // retransmitted segments overlapping delivered bytes
 	OverlapConflict uint64 // ... whose bytes differ (injection / evasion signal)
 	Midstream       uint64 // streams started without a SYN
+	// Connections is how many connections gopacket holds now (created
+	// when a flow first carries data, released when both sides close or
+	// close_after passes); ConnectionsPeak the most at once.
+	Connections     uint64
+	ConnectionsPeak uint64
 }
 
 // Streams reassembles the TCP flows of one shard over gopacket's
@@ -121,6 +126,7 @@ type Stream struct {
 	// connections cost it nothing; the SYNs are replayed to it first.
 	synSeq  [2]uint32
 	synSeen [2]bool
+	held    bool // gopacket holds a connection for this stream
 	// Conflicts counts overlapping segments whose bytes differed, per flow.
 	Conflicts uint32
 }
@@ -150,6 +156,9 @@ func (f factory) New(_, _ gopacket.Flow, _ *layers.TCP, _ gpreasm.AssemblerConte
 		st = &Stream{s: f.s, done: true}
 	}
 	f.s.stats.Streams++
+	f.s.stats.Connections++
+	f.s.stats.ConnectionsPeak = max(f.s.stats.ConnectionsPeak, f.s.stats.Connections)
+	st.held = true
 	return st
 }
 
@@ -418,6 +427,10 @@ func (st *Stream) ReassemblyComplete(ac gpreasm.AssemblerContext) bool {
 	if !st.done {
 		st.stop()
 		st.consumer.StreamEnd(st.when(ac))
+	}
+	if st.held { // gopacket now forgets the connection
+		st.held = false
+		st.s.stats.Connections--
 	}
 	return true
 }

@@ -136,6 +136,10 @@ func checkAccounting(t testing.TB, name string, st pipeline.Stats, ctr *eventCou
 	if st.Capture.Frames != st.Decoder.Frames {
 		fail("capture frames %d != decoder frames %d", st.Capture.Frames, st.Decoder.Frames)
 	}
+	if st.Streams.Connections != 0 || st.Streams.ConnectionsPeak > st.Streams.Streams {
+		fail("reassembly: %d connections still held at the end (peak %d of %d created)",
+			st.Streams.Connections, st.Streams.ConnectionsPeak, st.Streams.Streams)
+	}
 	d := st.Decoder
 	if d.Frames != d.Decoded+sum(d.Dropped) {
 		fail("decoder: frames %d != decoded %d + dropped %d %v", d.Frames, d.Decoded, sum(d.Dropped), d.Dropped)
