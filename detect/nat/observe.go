@@ -109,11 +109,7 @@ func (t *Tracker) ObserveSTUN(p *capture.Packet, m *STUNMessage) []*detect.NAT {
 	var out []*detect.NAT
 	switch {
 	case m.IsRequest():
-		s := t.lookup(p.Src, now)
-		if s.stun == nil {
-			s.stun = &stunSession{}
-		}
-		ss := s.stun
+		s, ss := t.stunOf(p.Src, now)
 		req := &ss.reqs[ss.nreq%len(ss.reqs)]
 		*req = stunReq{txid: m.TxID, client: src, server: dst, change: m.Change, t: now}
 		ss.nreq++
@@ -138,11 +134,7 @@ func (t *Tracker) ObserveSTUN(p *capture.Packet, m *STUNMessage) []*detect.NAT {
 		}
 		return out
 	case m.IsResponse():
-		s := t.lookup(p.Dst, now)
-		if s.stun == nil {
-			s.stun = &stunSession{}
-		}
-		ss := s.stun
+		s, ss := t.stunOf(p.Dst, now)
 		resp := &ss.resps[ss.nresp%len(ss.resps)]
 		*resp = stunResp{txid: m.TxID, to: dst, mapped: m.Mapped, changed: m.Changed, t: now}
 		ss.nresp++
@@ -161,6 +153,15 @@ func (t *Tracker) ObserveSTUN(p *capture.Packet, m *STUNMessage) []*detect.NAT {
 		}
 	}
 	return out
+}
+
+// stunOf returns the STUN client a's source and session, made if new.
+func (t *Tracker) stunOf(a capture.Addr, now int64) (*source, *stunSession) {
+	s := t.lookup(a, now)
+	if s.stun == nil {
+		s.stun = &stunSession{}
+	}
+	return s, s.stun
 }
 
 // matchSTUN pairs a request with its answer (whichever arrived second).

@@ -1,8 +1,6 @@
 package testutil
 
 import (
-	"bufio"
-	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -46,27 +44,8 @@ type NATLab struct {
 // It skips like RequireNetns where namespaces cannot be built.
 func StartNATLab(t testing.TB, env ...string) *NATLab {
 	t.Helper()
-	RequireNetns(t)
-	dir, err := os.MkdirTemp("", "nunchi-natlab-") // not t.TempDir: nginx's user must reach it
-	if err != nil {
-		t.Fatal(err)
-	}
-	l := &NATLab{Dir: dir, script: filepath.Join(RepoRoot(t), "testdata", "netns", "nat-lab.sh")}
-	t.Cleanup(func() {
-		if out, err := exec.Command(l.script, "down", dir).CombinedOutput(); err != nil {
-			t.Logf("nat-lab down: %v\n%s", err, out)
-		}
-		os.RemoveAll(dir)
-	})
-	up := exec.Command(l.script, "up", dir)
-	up.Env = append(os.Environ(), env...)
-	if out, err := up.CombinedOutput(); err != nil {
-		t.Fatalf("nat-lab up: %v\n%s", err, out)
-	}
-	m, err := readLabEnv(filepath.Join(dir, "lab.env"))
-	if err != nil {
-		t.Fatal(err)
-	}
+	dir, script, m := startLab(t, "nat-lab", env, "OUT_IF", "IN_IF", "CLIENT_NS", "PUBLIC_IP")
+	l := &NATLab{Dir: dir, script: script}
 	l.Env = m
 	l.ID, l.Variant = m["LAB_ID"], m["VARIANT"]
 	l.OutIf, l.InIf = m["OUT_IF"], m["IN_IF"]
@@ -163,35 +142,4 @@ func (l *NATLab) InNS(t testing.TB, ns, script string) string {
 		t.Fatalf("in %s: %s: %v\n%s", ns, script, err, out)
 	}
 	return string(out)
-}
-
-// readLabEnv reads nat-lab.sh's lab.env: KEY=value lines, lists in double
-// quotes.
-func readLabEnv(path string) (map[string]string, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return nil, err
-	}
-	defer f.Close()
-	m := map[string]string{}
-	sc := bufio.NewScanner(f)
-	for sc.Scan() {
-		k, v, ok := strings.Cut(sc.Text(), "=")
-		if !ok {
-			continue
-		}
-		if len(v) >= 2 && v[0] == '"' && v[len(v)-1] == '"' {
-			v = v[1 : len(v)-1]
-		}
-		m[k] = v
-	}
-	if err := sc.Err(); err != nil {
-		return nil, err
-	}
-	for _, k := range []string{"OUT_IF", "IN_IF", "CLIENT_NS", "PUBLIC_IP"} {
-		if m[k] == "" {
-			return nil, fmt.Errorf("%s: no %s", path, k)
-		}
-	}
-	return m, nil
 }

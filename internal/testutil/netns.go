@@ -46,30 +46,42 @@ type SpanLab struct {
 // extra VAR=value settings for span-lab.sh up (NUNCHI_LAB_DOUBLE_MIRROR=1).
 func StartSpanLab(t testing.TB, env ...string) *SpanLab {
 	t.Helper()
-	RequireNetns(t)
-	dir, err := os.MkdirTemp("", "nunchi-lab-") // not t.TempDir: nginx's user must reach it
-	if err != nil {
-		t.Fatal(err)
-	}
-	l := &SpanLab{Dir: dir, script: filepath.Join(RepoRoot(t), "testdata", "netns", "span-lab.sh")}
-	t.Cleanup(func() {
-		if out, err := exec.Command(l.script, "down", dir).CombinedOutput(); err != nil {
-			t.Logf("span-lab down: %v\n%s", err, out)
-		}
-		os.RemoveAll(dir)
-	})
-	up := exec.Command(l.script, "up", dir)
-	up.Env = append(os.Environ(), env...)
-	if out, err := up.CombinedOutput(); err != nil {
-		t.Fatalf("span-lab up: %v\n%s", err, out)
-	}
-	labEnv, err := readEnvFile(filepath.Join(dir, "lab.env"))
-	if err != nil {
-		t.Fatal(err)
-	}
+	dir, script, labEnv := startLab(t, "span-lab", env, "SENSOR_IF")
+	l := &SpanLab{Dir: dir, script: script}
 	l.SensorIf, l.CliNS, l.SrvNS, l.InjectIf = labEnv["SENSOR_IF"], labEnv["CLI_NS"], labEnv["SRV_NS"], labEnv["INJECT_IF"]
 	l.Sensor2 = labEnv["SENSOR2_IF"]
 	return l
+}
+
+// startLab runs testdata/netns/<name>.sh up in a new directory, with env
+// (VAR=value) added to the environment, registers its down with t, and
+// returns the directory, the script and the lab.env it wrote (with the
+// required keys set). It skips
+// like RequireNetns where namespaces cannot be built.
+func startLab(t testing.TB, name string, env []string, required ...string) (dir, script string, labEnv map[string]string) {
+	t.Helper()
+	RequireNetns(t)
+	dir, err := os.MkdirTemp("", "nunchi-"+name+"-") // not t.TempDir: nginx's user must reach it
+	if err != nil {
+		t.Fatal(err)
+	}
+	script = filepath.Join(RepoRoot(t), "testdata", "netns", name+".sh")
+	t.Cleanup(func() {
+		if out, err := exec.Command(script, "down", dir).CombinedOutput(); err != nil {
+			t.Logf("%s down: %v\n%s", name, err, out)
+		}
+		os.RemoveAll(dir)
+	})
+	up := exec.Command(script, "up", dir)
+	up.Env = append(os.Environ(), env...)
+	if out, err := up.CombinedOutput(); err != nil {
+		t.Fatalf("%s up: %v\n%s", name, err, out)
+	}
+	labEnv, err = readLabEnv(filepath.Join(dir, "lab.env"), required...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return dir, script, labEnv
 }
 
 // Traffic runs the lab's real clients (dig, curl, openssl).
@@ -98,7 +110,9 @@ func (l *SpanLab) ClientOutput(args ...string) (stdout, stderr string, err error
 	return o.String(), e.String(), err
 }
 
-func readEnvFile(path string) (map[string]string, error) {
+// readLabEnv reads a lab script's lab.env: KEY=value lines, lists in
+// double quotes; each of required must be set.
+func readLabEnv(path string, required ...string) (map[string]string, error) {
 	f, err := os.Open(path)
 	if err != nil {
 		return nil, err
@@ -108,12 +122,21 @@ func readEnvFile(path string) (map[string]string, error) {
 	sc := bufio.NewScanner(f)
 	for sc.Scan() {
 		k, v, ok := strings.Cut(sc.Text(), "=")
-		if ok {
-			m[k] = v
+		if !ok {
+			continue
+		}
+		if len(v) >= 2 && v[0] == '"' && v[len(v)-1] == '"' {
+			v = v[1 : len(v)-1]
+		}
+		m[k] = v
+	}
+	if err := sc.Err(); err != nil {
+		return nil, err
+	}
+	for _, k := range required {
+		if m[k] == "" {
+			return nil, fmt.Errorf("%s: no %s", path, k)
 		}
 	}
-	if m["SENSOR_IF"] == "" {
-		return nil, fmt.Errorf("%s: no SENSOR_IF", path)
-	}
-	return m, sc.Err()
+	return m, nil
 }
