@@ -56,7 +56,7 @@ func (s *Shard) checkNames(e *detect.Event, a *appState, f *reassembly.Flow) {
 		}
 		m, ok := set.MatchURL(h.Hostname, h.URL)
 		if ok && strings.Contains(m.Pattern, "/") {
-			look(rules.SurfaceHTTPURL, h.Hostname+urlPath(h.URL), m, true)
+			look(rules.SurfaceHTTPURL, h.Hostname+rules.URLPath(h.URL), m, true)
 			return
 		}
 		if ok && a.firstLook(rules.SurfaceHTTPHost, h.Hostname) {
@@ -97,18 +97,6 @@ func (s *Shard) checkNames(e *detect.Event, a *appState, f *reassembly.Flow) {
 			look(rules.SurfaceDNSAnswer, an.RData, m, ok)
 		}
 	}
-}
-
-// urlPath drops an absolute-form request target's scheme and authority.
-func urlPath(u string) string {
-	if i := strings.Index(u, "://"); i >= 0 {
-		u = u[i+3:]
-		if j := strings.IndexByte(u, '/'); j >= 0 {
-			return u[j:]
-		}
-		return "/"
-	}
-	return u
 }
 
 // firstLook reports whether (surface, name) has not been looked up for this

@@ -339,3 +339,18 @@ func pcAdapt(delta, numPoints int, first bool) int {
 	}
 	return k + (pcBase-pcTMin+1)*delta/(delta+pcSkew)
 }
+
+// URLPath returns the path of an HTTP request target, dropping the scheme
+// and authority of an absolute-form target ("http://host/p" → "/p"): what
+// follows the host in the name of an http_url lookup (the sensor's and
+// `rules retro`'s alike).
+func URLPath(u string) string {
+	if i := strings.Index(u, "://"); i >= 0 {
+		u = u[i+3:]
+		if j := strings.IndexByte(u, '/'); j >= 0 {
+			return u[j:]
+		}
+		return "/"
+	}
+	return u
+}

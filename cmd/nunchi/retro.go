@@ -412,7 +412,7 @@ GROUP BY retro_n, %ssensor, retro_src, retro_dst, dest_port, proto`,
 			// on the URL, anything else on the host.
 			f.match, ok = r.set.MatchURL(f.name, url)
 			if ok && strings.Contains(f.match.Pattern, "/") {
-				f.surface, f.name = rules.SurfaceHTTPURL, f.name+retroURLPath(url)
+				f.surface, f.name = rules.SurfaceHTTPURL, f.name+rules.URLPath(url)
 			}
 		default:
 			f.match, ok = r.set.MatchName(f.name)
@@ -526,19 +526,6 @@ func appendRetroJSON(b []byte, f *retroFinding) []byte {
 	b = append(b, `,"event_id":"`...)
 	b = fmt.Appendf(b, "%016x", id)
 	return append(b, '"', '}')
-}
-
-// retroURLPath drops an absolute-form request target's scheme and
-// authority, as the sensor does before naming an http_url finding.
-func retroURLPath(u string) string {
-	if i := strings.Index(u, "://"); i >= 0 {
-		u = u[i+3:]
-		if j := strings.IndexByte(u, '/'); j >= 0 {
-			return u[j:]
-		}
-		return "/"
-	}
-	return u
 }
 
 func (r *retro) summary(w io.Writer, stats []retroSurfaceStats, set *rules.Set, took time.Duration) {
