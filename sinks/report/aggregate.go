@@ -225,7 +225,11 @@ func (a *Aggregator) Add(e *detect.Event) {
 	case detect.TypeBlock:
 		a.addBlock(e)
 	case detect.TypeNAT:
-		a.nat.Add(endpoints(e, false), 1)
+		if e.NAT != nil {
+			a.nat.Add(e.NAT.PublicIP.String(), 1)
+		} else {
+			a.nat.Add(endpoints(e, false), 1)
+		}
 	case detect.TypeAnomaly:
 		a.anomalies.Add(endpoints(e, true), 1)
 	case detect.TypeInject:
