@@ -185,7 +185,8 @@ func ittls(s *source) int {
 }
 
 // portAllocation classifies the gateway's source ports: exactly from
-// paired inside/outside flows, else from the outside alone by their shape.
+// paired inside/outside flows, else from the outside alone by the shape
+// of its TCP SYNs' source ports (the last 32).
 func (s *source) portAllocation() (string, int) {
 	if s.pairsTotal >= 3 {
 		switch {
@@ -218,7 +219,7 @@ func (s *source) portAllocation() (string, int) {
 	switch {
 	case seq*10 >= (n-1)*6:
 		return "sequential", n
-	case low*5 >= n:
+	case low >= 2 && low*8 >= n:
 		// Client stacks pick ephemeral ports from 32768 up (Linux
 		// 32768–60999, Windows and BSD 49152–65535); many below that
 		// is a gateway choosing its own ports across 1024–65535.

@@ -594,9 +594,9 @@ func (t *Tracker) ObserveJA4(src netip.Addr, ja4 string, now int64) {
 	}
 }
 
-// ObserveUDPStart takes the first packet of a UDP flow from its client:
-// a source-port sample and a pairing candidate (remote endpoint and
-// payload) for inside/outside pairing.
+// ObserveUDPStart takes the first packet of a UDP flow from its client: a
+// pairing candidate (remote endpoint and payload) for inside/outside
+// pairing.
 func (t *Tracker) ObserveUDPStart(p *capture.Packet) []*detect.NAT {
 	now := p.Timestamp
 	t.mu.Lock()
@@ -607,9 +607,9 @@ func (t *Tracker) ObserveUDPStart(p *capture.Packet) []*detect.NAT {
 			out = t.maybeReport(outer, now, out)
 		}
 	}
-	if s := t.sources[p.Src]; s != nil {
-		s.addPort(p.SrcPort, now)
-	}
+	// No port sample: UDP applications often bind their own ports (STUN
+	// clients, games, resolvers with random source ports), which says
+	// nothing about the gateway's allocation.
 	return out
 }
 
