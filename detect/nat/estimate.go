@@ -385,7 +385,7 @@ func (t *Tracker) pair(k pairKey, p *capture.Packet, now int64) *source {
 		if !inside {
 			in, out = o, side
 		}
-		return t.paired(in, out, k.remote.Netip(), now)
+		return t.paired(in, out, k.remote.Netip(), k.rport, now)
 	}
 	if len(mine) >= maxPending {
 		t.stats.PendingDrops++
@@ -396,7 +396,7 @@ func (t *Tracker) pair(k pairKey, p *capture.Packet, now int64) *source {
 }
 
 // paired records one inside flow translated to an outside one.
-func (t *Tracker) paired(in, out pairSide, remote netip.Addr, now int64) *source {
+func (t *Tracker) paired(in, out pairSide, remote netip.Addr, rport uint16, now int64) *source {
 	t.stats.PairedFlows++
 	s := t.lookup(out.addr, now)
 	s.prune(now - t.window)
@@ -409,7 +409,7 @@ func (t *Tracker) paired(in, out pairSide, remote netip.Addr, now int64) *source
 	}
 	s.lastOuter = out.port
 	s.dirty = true // port allocation
-	s.addMapping(netip.AddrPortFrom(in.addr.Netip(), in.port), remote, out.port, now, "paired")
+	s.addMapping(netip.AddrPortFrom(in.addr.Netip(), in.port), remote, rport, out.port, now, "paired")
 	return s
 }
 
@@ -430,7 +430,7 @@ func (s *source) addInside(a capture.Addr, now int64) {
 // addMapping records that inner reached remote through outside port
 // outer, and judges the mapping behaviour when the same inside endpoint
 // has reached another remote address.
-func (s *source) addMapping(inner netip.AddrPort, remote netip.Addr, outer uint16, now int64, from string) {
+func (s *source) addMapping(inner netip.AddrPort, remote netip.Addr, rport, outer uint16, now int64, from string) {
 	for i := range s.mappings {
 		m := &s.mappings[i]
 		if m.inner != inner {
@@ -447,12 +447,12 @@ func (s *source) addMapping(inner netip.AddrPort, remote netip.Addr, outer uint1
 		}
 	}
 	for i := range s.mappings {
-		if s.mappings[i].inner == inner && s.mappings[i].remote == remote {
+		if m := &s.mappings[i]; m.inner == inner && m.remote == remote && m.rport == rport {
 			return
 		}
 	}
 	if len(s.mappings) < maxMappings {
-		s.mappings = append(s.mappings, mapping{inner: inner, remote: remote, outer: outer, last: now})
+		s.mappings = append(s.mappings, mapping{inner: inner, remote: remote, rport: rport, outer: outer, last: now})
 	}
 }
 
@@ -465,4 +465,95 @@ func (s *source) setMapping(v, from string) {
 	if s.mapVerdict != v {
 		s.mapVerdict, s.typeSource, s.dirty = v, from, true
 	}
+}
+
+// Inbound probes (two taps): a remote's first UDP packet to a gateway's
+// mapped port is an unsolicited packet unless that inside endpoint sent to
+// exactly that remote endpoint; whether it shows up inside tells the NAT's
+// filtering (RFC 4787 §5). A stranger's packet let through = endpoint-
+// independent; only packets from contacted addresses = address-dependent;
+// not even those = address-and-port-dependent.
+type probeClass uint8
+
+const (
+	probeNone      probeClass = iota // solicited, or no mapping on that port
+	probeStranger                    // from an address the mapping never contacted
+	probeOtherPort                   // from a contacted address, another port
+)
+
+// inbound files a flow start as an inbound candidate (outside: to a
+// gateway; inside: to an inside host) and settles it when both are seen.
+func (t *Tracker) inbound(k pairKey, p *capture.Packet, now int64) *source {
+	if t.insideSeen == 0 || now-t.insideSeen > t.window || t.isInside(p.Src) {
+		return nil
+	}
+	side := pairSide{addr: p.Dst, port: p.DstPort, t: now}
+	if t.isInside(p.Dst) {
+		if o, ok := t.inbOut[k]; ok {
+			delete(t.inbOut, k)
+			return t.probeResult(k, o, true, now)
+		}
+		if len(t.inbIn) < maxPending {
+			t.inbIn[k] = side
+		}
+		return nil
+	}
+	if s := t.sources[p.Dst]; s == nil || len(s.mappings) == 0 {
+		return nil // not a gateway whose mappings the sensor knows
+	}
+	if _, ok := t.inbIn[k]; ok { // the inside copy came first (another tap)
+		delete(t.inbIn, k)
+		return t.probeResult(k, side, true, now)
+	}
+	if len(t.inbOut) < maxPending {
+		t.inbOut[k] = side
+	}
+	return nil
+}
+
+// probeResult records whether an inbound packet from k's remote to the
+// gateway endpoint out passed, when it was an unsolicited probe.
+func (t *Tracker) probeResult(k pairKey, out pairSide, passed bool, now int64) *source {
+	s := t.sources[out.addr]
+	if s == nil {
+		return nil
+	}
+	remote := k.remote.Netip()
+	class, mapped := probeStranger, false
+	for _, m := range s.mappings {
+		if m.outer != out.port {
+			continue
+		}
+		mapped = true
+		if m.remote == remote {
+			if m.rport == k.rport {
+				return nil // solicited: an answer, not a probe
+			}
+			class = probeOtherPort
+		}
+	}
+	if !mapped {
+		return nil
+	}
+	i := 0
+	if class == probeOtherPort {
+		i = 2
+	}
+	if !passed {
+		i++
+	}
+	s.probes[i]++
+	v := ""
+	switch {
+	case s.probes[0] > 0: // a stranger got through
+		v = endpointIndependent
+	case s.probes[3] > 0: // a contacted address, another port, stopped
+		v = addressPortDependent
+	case s.probes[1] > 0 && s.probes[2] > 0:
+		v = addressDependent
+	}
+	if v != "" && (s.typeSource == "" || s.typeSource == "paired") && s.filtVerdict != v {
+		s.filtVerdict, s.typeSource, s.dirty = v, "paired", true
+	}
+	return s
 }

@@ -187,7 +187,7 @@ func (t *Tracker) matchSTUN(s *source, req *stunReq, resp *stunResp, now int64, 
 		outer.prune(now - t.window)
 		outer.addInside(addrOf(resp.to.Addr()), now)
 		if req.change == 0 && req.server.Addr() != ss.outer {
-			outer.addMapping(resp.to, req.server.Addr(), mp.Port(), now, "stun")
+			outer.addMapping(resp.to, req.server.Addr(), req.server.Port(), mp.Port(), now, "stun")
 		}
 		ss.dirty = true
 		out = t.maybeReport(outer, now, out)

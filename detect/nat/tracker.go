@@ -99,12 +99,16 @@ type Tracker struct {
 	sources map[capture.Addr]*source
 	// Pairing candidates: inside and outside flow starts not yet matched.
 	pendIn, pendOut map[pairKey]pairSide
-	igds            map[netip.AddrPort]netip.Addr // IGD control endpoints → public address (when learned)
-	lastSweep       int64
-	insideSeen      int64    // packet time of the latest inside flow start (0: none)
-	scratch         []uint64 // count's sort buffer (under mu)
-	probation       []probationSYN
-	stats           Stats
+	// Inbound flow starts (a remote's first packet), keyed by the remote
+	// endpoint and payload: seen outside to a gateway's mapped port, and
+	// inside when the NAT let it through (filtering, two taps).
+	inbIn, inbOut map[pairKey]pairSide
+	igds          map[netip.AddrPort]netip.Addr // IGD control endpoints → public address (when learned)
+	lastSweep     int64
+	insideSeen    int64    // packet time of the latest inside flow start (0: none)
+	scratch       []uint64 // count's sort buffer (under mu)
+	probation     []probationSYN
+	stats         Stats
 }
 
 // New returns a tracker; zero fields of cfg take DefaultConfig's values
@@ -130,6 +134,7 @@ func New(cfg Config) *Tracker {
 		cfg: cfg, window: int64(cfg.Window),
 		sources: make(map[capture.Addr]*source),
 		pendIn:  make(map[pairKey]pairSide), pendOut: make(map[pairKey]pairSide),
+		inbIn: make(map[pairKey]pairSide), inbOut: make(map[pairKey]pairSide),
 		igds:      make(map[netip.AddrPort]netip.Addr),
 		probation: make([]probationSYN, probationSlots),
 	}
@@ -197,6 +202,7 @@ type seen struct {
 type mapping struct {
 	inner  netip.AddrPort
 	remote netip.Addr
+	rport  uint16 // the remote's port (0: not known)
 	outer  uint16
 	last   int64
 }
@@ -240,7 +246,10 @@ type source struct {
 	window      int64    // the tracker's window (for prune)
 	// mapping/filtering verdicts and where they came from
 	mapVerdict, filtVerdict string
-	typeSource              string
+	// probes counts inbound probes (two taps): stranger passed, stranger
+	// stopped, other port of a contacted address passed, … stopped.
+	probes     [4]int
+	typeSource string
 }
 
 // summary is what decides whether a new report is due.
@@ -603,8 +612,12 @@ func (t *Tracker) ObserveUDPStart(p *capture.Packet) []*detect.NAT {
 	defer t.mu.Unlock()
 	var out []*detect.NAT
 	if len(p.Payload) > 0 {
-		if outer := t.pair(pairKey{remote: p.Dst, rport: p.DstPort, proto: capture.ProtoUDP, token: detect.EventID(p.Payload)}, p, now); outer != nil {
+		token := detect.EventID(p.Payload)
+		if outer := t.pair(pairKey{remote: p.Dst, rport: p.DstPort, proto: capture.ProtoUDP, token: token}, p, now); outer != nil {
 			out = t.maybeReport(outer, now, out)
+		}
+		if s := t.inbound(pairKey{remote: p.Src, rport: p.SrcPort, proto: capture.ProtoUDP, token: token}, p, now); s != nil {
+			out = t.maybeReport(s, now, out)
 		}
 	}
 	// No port sample: UDP applications often bind their own ports (STUN
@@ -669,6 +682,20 @@ func (t *Tracker) sweep(now int64, final bool) []*detect.NAT {
 	for k, v := range t.pendOut {
 		if now-v.t > pairWindow {
 			delete(t.pendOut, k)
+		}
+	}
+	for k, v := range t.inbIn {
+		if final || now-v.t > pairWindow {
+			delete(t.inbIn, k)
+		}
+	}
+	for k, v := range t.inbOut {
+		if final || now-v.t > pairWindow {
+			// Never seen inside: the NAT dropped it.
+			delete(t.inbOut, k)
+			if s := t.probeResult(k, v, false, now); s != nil {
+				out = t.maybeReport(s, now, out)
+			}
 		}
 	}
 	for a, s := range t.sources {

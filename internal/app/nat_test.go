@@ -274,3 +274,37 @@ func TestNATNotForAPlainHost(t *testing.T) {
 		t.Fatalf("the host's traffic was not seen: %+v", st.NAT)
 	}
 }
+
+// TestNATFilteringFromInboundProbes: with a tap on each side, one client
+// opens a UDP mapping to two servers; then a contacted server sends from
+// another port and a stranger sends to the mapped port. Which of them the
+// inside tap sees gives the filtering: all (full cone), the contacted
+// address only (restricted cone), neither (port-restricted cone).
+func TestNATFilteringFromInboundProbes(t *testing.T) {
+	send := `python3 -c 'import socket,sys; s=socket.socket(socket.AF_INET,socket.SOCK_DGRAM); s.setsockopt(socket.SOL_SOCKET,socket.SO_REUSEADDR,1); s.bind(("0.0.0.0",int(sys.argv[1]))); s.sendto(sys.argv[4].encode(),(sys.argv[2],int(sys.argv[3])))' `
+	for _, c := range []struct {
+		variant, want string
+	}{
+		{"full_cone", "endpoint_independent"},
+		{"restricted_cone", "address_dependent"},
+		{"port_restricted", "address_port_dependent"},
+	} {
+		t.Run(c.variant, func(t *testing.T) {
+			lab := testutil.StartNATLab(t, "NAT_LAB_VARIANT="+c.variant, "NAT_LAB_CLIENTS=1")
+			last, _ := natRun(t, lab, []string{lab.OutIf, lab.InIf}, []string{"192.0.2.0/24"}, func() {
+				lab.InClient(t, 1, send+"40000 203.0.113.10 7000 hello-10; "+send+"40000 203.0.113.11 7000 hello-11")
+				time.Sleep(100 * time.Millisecond)
+				lab.InNS(t, lab.SrvNS, send+"7001 "+lab.PublicIP+" 40000 other-port")
+				lab.InNS(t, lab.WebNS, send+"7002 "+lab.PublicIP+" 40000 stranger")
+				time.Sleep(200 * time.Millisecond)
+			})
+			e, ok := last[lab.PublicIP]
+			if !ok {
+				t.Fatalf("no nat event for %s: %+v", lab.PublicIP, last)
+			}
+			if e.Filtering != c.want || e.Mapping != "endpoint_independent" || e.TypeSource != "paired" {
+				t.Errorf("filtering %s mapping %s from %s, want %s / endpoint_independent / paired", e.Filtering, e.Mapping, e.TypeSource, c.want)
+			}
+		})
+	}
+}
