@@ -365,14 +365,18 @@ func (t *Tracker) isInside(a capture.Addr) bool {
 
 // pair files a flow start as a pairing candidate and matches it with the
 // other side's. It returns the outside source when a pair was made.
-// Outside candidates are only kept once inside traffic has been seen in
-// the window: a sensor with no inside tap pays nothing for pairing.
+// Outside candidates are kept whether or not inside traffic was seen yet:
+// the two taps' copies of a flow's first packet reach the tracker in
+// either order (different sockets, different shards). A sensor without
+// an inside tap pays a map insert per flow start (entries live 2 s; the
+// table is capped at 65 536).
 func (t *Tracker) pair(k pairKey, p *capture.Packet, now int64) *source {
+	if len(t.cfg.InsideNetworks) == 0 {
+		return nil // pairing off
+	}
 	inside := t.isInside(p.Src)
 	if inside {
 		t.insideSeen = now
-	} else if t.insideSeen == 0 || now-t.insideSeen > t.window {
-		return nil
 	}
 	mine, other := t.pendOut, t.pendIn
 	if inside {
@@ -388,7 +392,9 @@ func (t *Tracker) pair(k pairKey, p *capture.Packet, now int64) *source {
 		return t.paired(in, out, k.remote.Netip(), k.rport, now)
 	}
 	if len(mine) >= maxPending {
-		t.stats.PendingDrops++
+		if t.insideSeen != 0 && now-t.insideSeen <= t.window {
+			t.stats.PendingDrops++ // a loss only where there is an inside tap
+		}
 		return nil
 	}
 	mine[k] = side
