@@ -577,6 +577,8 @@ CREATE TABLE IF NOT EXISTS `${DB}`.kafka_nat (
     `nat.type_source` String,
     `nat.port_allocation` String,
     `nat.cgnat` UInt8,
+    `nat.window_start` String,
+    `nat.window_end` String,
     `nat.upnp_gateway` String,
     `nat.upnp_mappings_external_port` Array(UInt16)
 ) ENGINE = Kafka SETTINGS
@@ -622,21 +624,29 @@ SELECT
     toUInt32(0) AS nat_evidence_port_runs,
     toUInt32(0) AS nat_evidence_paired_hosts,
     toUInt32(0) AS nat_evidence_syns,
+    toUInt32(0) AS nat_evidence_port_samples,
     emptyArrayString() AS nat_evidence_ttls,
     emptyArrayString() AS nat_evidence_signatures,
     emptyArrayString() AS nat_evidence_inside_hosts,
+    emptyArrayString() AS nat_evidence_ua_families,
+    emptyArrayString() AS nat_evidence_ja4_fingerprints,
     toLowCardinality(`nat.nat_type`) AS nat_nat_type,
     toLowCardinality(`nat.mapping`) AS nat_mapping,
     toLowCardinality(`nat.filtering`) AS nat_filtering,
     toLowCardinality(`nat.type_source`) AS nat_type_source,
     toLowCardinality(`nat.port_allocation`) AS nat_port_allocation,
     `nat.cgnat` AS nat_cgnat,
+    parseDateTime64BestEffortOrZero(`nat.window_start`, 6, 'UTC') AS nat_window_start,
+    parseDateTime64BestEffortOrZero(`nat.window_end`, 6, 'UTC') AS nat_window_end,
     `nat.upnp_gateway` AS nat_upnp_gateway,
     `nat.upnp_mappings_external_port` AS nat_upnp_mappings_external_port,
     emptyArrayString() AS nat_upnp_mappings_protocol,
     emptyArrayString() AS nat_upnp_mappings_internal_client,
     emptyArrayUInt16() AS nat_upnp_mappings_internal_port,
+    emptyArrayString() AS nat_upnp_mappings_description,
+    emptyArrayUInt32() AS nat_upnp_mappings_lease_seconds,
     emptyArrayUInt16() AS nat_port_forwards_port,
+    emptyArrayString() AS nat_port_forwards_proto,
     emptyArrayUInt32() AS nat_port_forwards_accepted
 FROM `${DB}`.kafka_nat;
 
