@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"io"
@@ -132,12 +133,9 @@ func newQueryCmd(stdout io.Writer) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			sc, tc, err := app.ClickHouseOptions(cfg)
+			sc, tc, err := clickHouseOptions(cfg, "query")
 			if err != nil {
 				return err
-			}
-			if sc.Addr == "" {
-				return errors.New("query: sinks.clickhouse.addr is not set in the config")
 			}
 			ctx, cancel := context.WithTimeout(cmd.Context(), sc.InsertTimeout)
 			defer cancel()
@@ -245,4 +243,18 @@ func formatCell(v any) string {
 		return strings.Join(s, ",")
 	}
 	return fmt.Sprint(v)
+}
+
+// clickHouseOptions returns the configured server's client options for
+// command cmd ("query", "rules retro"), or an error naming cmd when the
+// config names no server.
+func clickHouseOptions(cfg app.Config, cmd string) (clickhouse.Config, *tls.Config, error) {
+	sc, tc, err := app.ClickHouseOptions(cfg)
+	if err != nil {
+		return clickhouse.Config{}, nil, err
+	}
+	if sc.Addr == "" {
+		return clickhouse.Config{}, nil, fmt.Errorf("%s: sinks.clickhouse.addr is not set in the config", cmd)
+	}
+	return sc, tc, nil
 }

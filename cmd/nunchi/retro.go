@@ -180,12 +180,9 @@ func runRetro(ctx context.Context, o retroOptions, files []string, stdout, stder
 	if err != nil {
 		return err
 	}
-	sc, tc, err := app.ClickHouseOptions(cfg)
+	sc, tc, err := clickHouseOptions(cfg, "rules retro")
 	if err != nil {
 		return err
-	}
-	if sc.Addr == "" {
-		return errors.New("rules retro: sinks.clickhouse.addr is not set in the config")
 	}
 	conn, _, err := clickhouse.Open(ctx, sc, tc)
 	if err != nil {
