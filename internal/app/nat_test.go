@@ -6,6 +6,7 @@ import (
 	"net/netip"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -124,7 +125,7 @@ func TestNATHostsEstimate(t *testing.T) {
 		{8, "linux,windows,bsd,linux,router255,linux,mac,linux"},
 	} {
 		t.Run(strings.ReplaceAll(c.stacks, ",", "+"), func(t *testing.T) {
-			lab := testutil.StartNATLab(t, "NAT_LAB_CLIENTS="+itoa(c.n), "NAT_LAB_STACKS="+c.stacks)
+			lab := testutil.StartNATLab(t, "NAT_LAB_CLIENTS="+strconv.Itoa(c.n), "NAT_LAB_STACKS="+c.stacks)
 			last, _ := natRun(t, lab, []string{lab.OutIf}, nil, func() { lab.Traffic(t) })
 			for ip, e := range last {
 				if ip != lab.PublicIP {
@@ -248,11 +249,6 @@ func TestNATUPnPAndCGNAT(t *testing.T) {
 	if !found {
 		t.Errorf("inbound connection on 8080 not reported: %+v", e.Forwards)
 	}
-}
-
-func itoa(n int) string {
-	b, _ := json.Marshal(n)
-	return string(b)
 }
 
 // TestNATNotForAPlainHost: a host with its own public address (the web
