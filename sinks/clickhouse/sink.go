@@ -236,21 +236,21 @@ func (s *Sink) dispatch() {
 	s.toSpool(b)
 }
 
-// drainQueue moves the batches waiting in the queue to the spool. Called
-// with mu held.
-func (s *Sink) drainQueue() {
+// drainQueue moves the batches waiting in the queue to the spool and
+// reports whether the queue is still open. Called with mu held.
+func (s *Sink) drainQueue() (open bool) {
 	for {
 		select {
 		case next, ok := <-s.ch:
 			if !ok {
-				return
+				return false
 			}
 			s.memPending.Add(-int64(next.n))
 			s.toSpool(next)
 			continue
 		default:
 		}
-		return
+		return true
 	}
 }
 
@@ -264,19 +264,8 @@ func (s *Sink) spill(b batch, chOpen *bool) {
 	defer s.mu.Unlock()
 	s.memPending.Add(-int64(b.n))
 	s.toSpool(b)
-	for *chOpen {
-		select {
-		case next, ok := <-s.ch:
-			if !ok {
-				*chOpen = false
-				return
-			}
-			s.memPending.Add(-int64(next.n))
-			s.toSpool(next)
-			continue
-		default:
-		}
-		return
+	if *chOpen {
+		*chOpen = s.drainQueue()
 	}
 }
 
