@@ -323,8 +323,9 @@ swan srv 192.0.2.20 192.0.2.10; swan cli 192.0.2.10 192.0.2.20
 runswan() { # ns name initiate
 	ip netns exec "$1" unshare -m bash -c "mount -t tmpfs tmpfs /run && mkdir -p /run/strongswan &&
 		STRONGSWAN_CONF=$D/$2.strongswan.conf /usr/lib/ipsec/charon >$D/$2.charon.log 2>&1 &
-		sleep 1.5; STRONGSWAN_CONF=$D/$2.strongswan.conf swanctl --load-all --file $D/$2.swanctl.conf >$D/$2.load.log 2>&1;
-		if [ $3 = yes ]; then sleep 1; STRONGSWAN_CONF=$D/$2.strongswan.conf swanctl --initiate --child c >$D/$2.init.log 2>&1; fi; sleep 4"
+		for i in \$(seq 150); do { [ -S /run/charon.vici ] || [ -S /run/strongswan/charon.vici ]; } && break; sleep 0.1; done; # charon up (slow under load)
+		STRONGSWAN_CONF=$D/$2.strongswan.conf swanctl --load-all --file $D/$2.swanctl.conf >$D/$2.load.log 2>&1;
+		if [ $3 = yes ]; then for i in \$(seq 150); do [ -s $D/srv.load.log ] && break; sleep 0.1; done; sleep 0.5; STRONGSWAN_CONF=$D/$2.strongswan.conf swanctl --initiate --child c >$D/$2.init.log 2>&1; fi; sleep 4"
 }
 runswan "$S" srv no & P1=$!
 runswan "$C" cli yes & P2=$!
