@@ -130,6 +130,7 @@ func WriteStats(b *Builder, st *pipeline.Stats) {
 	b.Counter("nunchi_streams_overlaps_total", "Segments overlapping bytes already delivered.", s.Overlaps)
 	b.GaugeUint("nunchi_streams_connections", "TCP connections the reassembler holds now.", s.Connections)
 	b.GaugeUint("nunchi_streams_connections_peak", "Most TCP connections the reassembler held at once (sum over shards).", s.ConnectionsPeak)
+	b.GaugeUint("nunchi_streams_buffered_pages", "Out-of-order TCP data held now, in pages of 1900 bytes.", s.BufferedPages)
 	b.Counter("nunchi_streams_overlap_conflicts_total", "Overlapping segments whose bytes differed from those delivered (injection signature).", s.OverlapConflicts)
 
 	for _, kv := range known(st.Events, EventTypes) {

@@ -166,6 +166,9 @@ func (s *Shard) endApp(f *reassembly.Flow, ts int64) string {
 	}
 	a := s.apps[f.App]
 	f.App = 0
+	if a.stream != nil && !a.done {
+		a.stream.Finish(ts) // segments still waiting for a hole reach the parser first
+	}
 	if !a.done {
 		a.finish(ts)
 	}

@@ -445,6 +445,9 @@ type StreamStats struct {
 	// of the shards' peaks).
 	Connections     uint64 `json:"connections"`
 	ConnectionsPeak uint64 `json:"connections_peak"`
+	// BufferedPages is the out-of-order data held now, in pages of
+	// reassembly.PageSize bytes (bounded by streams.max_pages_total per shard).
+	BufferedPages uint64 `json:"buffered_pages"`
 }
 
 // RuleListStats counts one rules list's hits (block events), kept across
@@ -505,6 +508,7 @@ func collectStats(ds capture.DecodeStats, fs capture.DefragStats, shards []*Shar
 		st.Streams.OverlapConflicts += ss.Streams.OverlapConflict
 		st.Streams.Connections += ss.Streams.Connections
 		st.Streams.ConnectionsPeak += ss.Streams.ConnectionsPeak
+		st.Streams.BufferedPages += ss.Streams.BufferedPages
 		for k, v := range ss.Events {
 			st.Events[k] += v
 		}

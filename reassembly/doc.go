@@ -1,7 +1,11 @@
 // Package reassembly tracks flows: the bounded, per-shard flow table (keys,
 // orientation, counters, state, expiry in packet time, memcap) and Community
-// ID v1 flow hashing (see communityid.go). TCP stream reassembly (over
-// gopacket's reassembly package, see DESIGN.md) is to build on them.
+// ID v1 flow hashing (see communityid.go), and TCP stream reassembly
+// ([Streams], see stream.go and docs/design.md): one [Stream] per flow,
+// fed by the shard with the flow's packets and direction, delivering each
+// direction's bytes in order to a [StreamConsumer] (in-order segments
+// without a copy), reporting holes as gaps and overlapping retransmissions
+// whose bytes differ as conflicts, within fixed buffer budgets.
 //
 // # Keys and hashing
 //

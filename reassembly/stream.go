@@ -1,35 +1,37 @@
 package reassembly
 
 import (
-	"encoding/binary"
 	"errors"
 	"fmt"
 	"time"
-
-	"github.com/gopacket/gopacket"
-	"github.com/gopacket/gopacket/layers"
-	gpreasm "github.com/gopacket/gopacket/reassembly"
 
 	"github.com/nunchi-sensor/nunchi/capture"
 )
 
 // StreamConfig bounds TCP stream reassembly (the `streams:` section).
 type StreamConfig struct {
-	// MaxPagesPerConn bounds the out-of-order pages (≈1900 bytes each) one
-	// connection may buffer; past it the oldest data is pushed through as a gap.
+	// MaxPagesPerConn bounds the out-of-order data one connection may
+	// buffer, in pages of PageSize bytes; past it the hole before the
+	// oldest buffered segment is given up as a gap.
 	MaxPagesPerConn int `yaml:"max_pages_per_conn"`
-	// MaxPagesTotal bounds the pages buffered by one shard.
+	// MaxPagesTotal bounds the pages buffered by one shard; past it the
+	// connection that has waited longest gives up its first hole.
 	MaxPagesTotal int `yaml:"max_pages_total"`
 	// FlushAfter pushes through data waiting for a missing segment longer
 	// than this (packet time) and reports the hole as a gap.
 	FlushAfter time.Duration `yaml:"flush_after"`
-	// CloseAfter forgets connections idle this long (packet time).
+	// CloseAfter ends streams idle this long (packet time): their parsers
+	// finish even though the flow itself may live on.
 	CloseAfter time.Duration `yaml:"close_after"`
 	// ConflictWindow is how many recently delivered bytes per direction are
 	// kept to compare retransmissions with: an overlap whose bytes differ is
 	// how an injected segment shows up.
 	ConflictWindow int `yaml:"conflict_window"`
 }
+
+// PageSize is the unit of MaxPagesPerConn and MaxPagesTotal: a buffered
+// segment counts ceil(len/PageSize) pages.
+const PageSize = 1900
 
 // DefaultStreamConfig returns the defaults.
 func DefaultStreamConfig() StreamConfig {
@@ -55,8 +57,9 @@ func (c StreamConfig) Validate() error {
 // StreamConsumer receives one flow's reassembled bytes, in order, per
 // direction (ToServer/ToClient in the flow's orientation).
 type StreamConsumer interface {
-	// StreamData delivers in-order bytes; it returns false when the
-	// consumer wants no more (the stream then stops being reassembled).
+	// StreamData delivers in-order bytes, valid only during the call; it
+	// returns false when the consumer wants no more (the stream then stops
+	// being reassembled).
 	StreamData(dir int, data []byte, ts int64) bool
 	// StreamGap reports n bytes that will never arrive.
 	StreamGap(dir int, n int, ts int64) bool
@@ -66,145 +69,215 @@ type StreamConsumer interface {
 
 // StreamStats are a Streams' counters.
 type StreamStats struct {
-	Packets         uint64 // segments given to the assembler
-	Streams         uint64 // connections created
+	Packets         uint64 // segments given to the reassembler
+	Streams         uint64 // connections that carried data
 	Bytes           uint64 // in-order bytes delivered
 	GapBytes        uint64 // bytes reported missing
 	Gaps            uint64
 	Overlaps        uint64 // retransmitted segments overlapping delivered bytes
 	OverlapConflict uint64 // ... whose bytes differ (injection / evasion signal)
 	Midstream       uint64 // streams started without a SYN
-	// Connections is how many connections gopacket holds now (created
-	// when a flow first carries data, released when both sides close or
-	// close_after passes); ConnectionsPeak the most at once.
+	// Connections is how many streams are being reassembled now (from a
+	// flow's first data until both sides close, the parser is done, the
+	// flow ends or close_after passes); ConnectionsPeak the most at once.
 	Connections     uint64
 	ConnectionsPeak uint64
+	// BufferedPages is the out-of-order data held now, in pages.
+	BufferedPages uint64
 }
 
-// Streams reassembles the TCP flows of one shard over gopacket's
-// reassembly package: one StreamPool and one Assembler per shard (no
-// sharing, so gopacket's locks are never contended). Only flows a consumer
-// wants are fed to it, and only until the consumer has what it needs.
-// Not safe for concurrent use.
+// Streams reassembles the TCP flows of one shard. A Stream is bound to one
+// nunchi flow (the shard's flow table decides which packets belong
+// together and in which direction), so there is no second connection
+// table: in-order segments go straight from the capture batch to the
+// consumer without a copy, and only segments that arrive ahead of a hole
+// are copied and buffered. Not safe for concurrent use.
 type Streams struct {
-	cfg   StreamConfig
-	pool  *gpreasm.StreamPool
-	asm   *gpreasm.Assembler
-	tcp   layers.TCP // scratch header rebuilt from capture.Packet
-	ctx   pktContext
-	stats StreamStats
-	// pending is the consumer for the connection the next Assemble call
-	// may create (gopacket's factory cannot be given it directly).
-	pending     *Stream
+	cfg         StreamConfig
+	stats       StreamStats
+	pages       int // pages buffered by all streams
 	lastFlushed int64
-	freeWindows [][]byte // conflict windows of stopped streams, for reuse
-	slab        []Stream // Streams not handed out yet
+	live        streamList // streams that carried data and have not ended, least recently active first
+	waiting     streamList // streams holding out-of-order segments, in the order they began to wait
+	freeWindows [][]byte   // conflict windows of stopped streams, for reuse
+	freeBufs    [][]byte   // segment buffers of segBufSize bytes, for reuse
+	free        []*Stream  // released streams, for reuse
+	slab        []Stream   // streams not handed out yet
 }
 
-// Stream is the per-flow reassembly handle: it implements gopacket's
-// reassembly.Stream and forwards to a StreamConsumer.
+// segBufSize is the size of the pooled buffers that out-of-order segments
+// are copied into; longer segments (captures with TSO/GRO) get their own.
+const segBufSize = 2048
+
+const streamSlab = 128
+
+// streamList is an intrusive doubly linked list of streams; which links
+// a Stream uses for which list is fixed (see Stream.lnk).
+type streamList struct {
+	head, tail *Stream
+	which      int // index into Stream.lnk
+}
+
+type links struct {
+	prev, next *Stream
+	in         bool
+}
+
+func (l *streamList) pushBack(st *Stream) {
+	k := &st.lnk[l.which]
+	k.prev, k.next, k.in = l.tail, nil, true
+	if l.tail != nil {
+		l.tail.lnk[l.which].next = st
+	} else {
+		l.head = st
+	}
+	l.tail = st
+}
+
+func (l *streamList) remove(st *Stream) {
+	k := &st.lnk[l.which]
+	if !k.in {
+		return
+	}
+	if k.prev != nil {
+		k.prev.lnk[l.which].next = k.next
+	} else {
+		l.head = k.next
+	}
+	if k.next != nil {
+		k.next.lnk[l.which].prev = k.prev
+	} else {
+		l.tail = k.prev
+	}
+	*k = links{}
+}
+
+// moveBack makes st the most recent element (adding it if absent).
+func (l *streamList) moveBack(st *Stream) {
+	if l.tail == st {
+		return
+	}
+	l.remove(st)
+	l.pushBack(st)
+}
+
+// half is one direction of a stream.
+type half struct {
+	next    uint32 // sequence number of the next byte to deliver
+	synced  bool   // next is known (SYN seen, or the first data of a stream picked up mid-way)
+	closed  bool   // FIN reached, or RST at next: nothing more this way
+	finSeen bool   // a FIN at finSeq, at or ahead of next
+	finSeq  uint32
+	pages   int
+	queue   []segment // out-of-order segments, ordered by sequence number
+	// window keeps the last delivered bytes (a ring) with the sequence
+	// number that follows them, to spot conflicting overlaps.
+	window   []byte
+	winEnd   uint32
+	winValid bool
+}
+
+// segment is a buffered out-of-order segment (a copy).
+type segment struct {
+	seq  uint32
+	data []byte
+	ts   int64
+}
+
+// Stream is the per-flow reassembly handle, created by NewStream when the
+// flow starts and handed back with Stop when it ends.
 type Stream struct {
 	s         *Streams
 	consumer  StreamConsumer
-	toServer  gpreasm.TCPFlowDirection // gopacket's direction that is our ToServer
-	bound     bool                     // toServer is set
-	tags      [2][9]byte               // connection key endpoints: flow ID + side (client, server)
-	done      bool
+	half      [2]half
+	lnk       [2]links // in Streams.live, Streams.waiting
+	lastTS    int64    // packet time of the latest segment
+	done      bool     // stopped: consumer satisfied, stream ended, or Stop
 	midstream bool
-	// window keeps the last delivered bytes per direction (a ring) with
-	// the sequence number that follows them, to spot conflicting overlaps.
-	window   [2][]byte
-	winEnd   [2]uint32 // sequence number after the last byte in window
-	winValid [2]bool
-	// seqNext is the sequence number of the next byte to be delivered.
-	seqNext  [2]uint32
-	seqValid [2]bool
-	lastTS   int64 // packet time of the last segment accepted
-	// synSeq holds each direction's SYN sequence number until the first
-	// payload: gopacket (about 1 KB a connection) is only told about a
-	// connection once data flows, so SYN floods, scans and empty
-	// connections cost it nothing; the SYNs are replayed to it first.
-	synSeq  [2]uint32
-	synSeen [2]bool
-	held    bool // gopacket holds a connection for this stream
+	ended     bool // StreamEnd was delivered
 	// Conflicts counts overlapping segments whose bytes differed, per flow.
 	Conflicts uint32
 }
 
-type pktContext struct{ ci gopacket.CaptureInfo }
-
-func (c *pktContext) GetCaptureInfo() gopacket.CaptureInfo { return c.ci }
-
 // NewStreams returns an empty reassembler; cfg must be valid.
 func NewStreams(cfg StreamConfig) *Streams {
 	s := &Streams{cfg: cfg}
-	s.pool = gpreasm.NewStreamPool(factory{s})
-	s.asm = gpreasm.NewAssembler(s.pool)
-	s.asm.MaxBufferedPagesPerConnection = cfg.MaxPagesPerConn
-	s.asm.MaxBufferedPagesTotal = cfg.MaxPagesTotal
+	s.live.which, s.waiting.which = 0, 1
 	return s
 }
 
 // Stats returns a copy of the counters.
-func (s *Streams) Stats() StreamStats { return s.stats }
-
-type factory struct{ s *Streams }
-
-func (f factory) New(_, _ gopacket.Flow, _ *layers.TCP, _ gpreasm.AssemblerContext) gpreasm.Stream {
-	st := f.s.pending
-	if st == nil { // cannot happen: Assemble always sets it
-		st = &Stream{s: f.s, done: true}
-	}
-	f.s.stats.Streams++
-	f.s.stats.Connections++
-	f.s.stats.ConnectionsPeak = max(f.s.stats.ConnectionsPeak, f.s.stats.Connections)
-	st.held = true
+func (s *Streams) Stats() StreamStats {
+	st := s.stats
+	st.BufferedPages = uint64(s.pages)
 	return st
 }
 
-const streamSlab = 128
-
-// endpointFlow is the gopacket endpoint type of the connection keys built
-// from nunchi flow IDs (see Assemble).
-var endpointFlow = gopacket.RegisterEndpointType(0x6e75, gopacket.EndpointTypeMetadata{Name: "nunchi-flow",
-	Formatter: func(b []byte) string { return fmt.Sprintf("flow %x/%d", b[:8], b[8]) }})
-
-// NewStream prepares the handle for the flow with ID flowID; the first
-// Assemble call for the flow's packets binds it.
-func (s *Streams) NewStream(flowID uint64, c StreamConsumer) *Stream {
-	// Streams are carved from slabs: gopacket may hold a Stream until it
-	// forgets the connection, so they are never reused, and a slab is freed
-	// by the GC once none of its Streams is referenced.
-	if len(s.slab) == 0 {
-		s.slab = make([]Stream, streamSlab)
+// NewStream returns the handle for the flow with ID flowID (the ID names
+// the flow in reports; the shard keeps the association).
+func (s *Streams) NewStream(_ uint64, c StreamConsumer) *Stream {
+	var st *Stream
+	if n := len(s.free); n > 0 {
+		st = s.free[n-1]
+		s.free = s.free[:n-1]
+	} else {
+		if len(s.slab) == 0 {
+			s.slab = make([]Stream, streamSlab)
+		}
+		st = &s.slab[0]
+		s.slab = s.slab[1:]
 	}
-	st := &s.slab[0]
-	s.slab = s.slab[1:]
+	q0, q1 := st.half[0].queue[:0], st.half[1].queue[:0]
 	*st = Stream{s: s, consumer: c}
-	for side := range st.tags {
-		binary.BigEndian.PutUint64(st.tags[side][:8], flowID)
-		st.tags[side][8] = byte(side)
-	}
+	st.half[0].queue, st.half[1].queue = q0, q1
 	return st
 }
 
 // Done reports whether the stream has stopped (consumer satisfied or ended).
 func (st *Stream) Done() bool { return st.done }
 
-// Stop detaches the consumer: later data for the flow is ignored.
-func (st *Stream) Stop() { st.stop() }
-
-// stop ends the stream and gives its conflict windows back to the pool:
-// memory is held only while a parser still reads the flow.
-func (st *Stream) stop() {
-	st.done = true
-	for d := range st.window {
-		if w := st.window[d]; cap(w) > 0 {
-			st.s.freeWindows = append(st.s.freeWindows, w[:0])
-			st.window[d] = nil
-		}
-		st.winValid[d] = false
+// Stop hands the stream back: later data for the flow is ignored and the
+// handle must not be used again.
+func (st *Stream) Stop() {
+	s := st.s
+	if s == nil {
+		return
 	}
+	st.stop()
+	st.consumer, st.s = nil, nil
+	s.free = append(s.free, st)
+}
+
+// Finish pushes buffered data through (holes reported as gaps) and ends the
+// stream as its flow ends, so a parser sees everything the sensor captured.
+func (st *Stream) Finish(ts int64) {
+	if !st.done {
+		st.s.endStream(st, ts)
+	}
+}
+
+// stop ends reassembly: buffers and the conflict windows go back to the
+// shard's pools, so memory is held only while a parser still reads the flow.
+func (st *Stream) stop() {
+	if st.done && !st.lnk[0].in && !st.lnk[1].in {
+		return
+	}
+	s := st.s
+	st.done = true
+	for d := range st.half {
+		h := &st.half[d]
+		s.dropQueue(h)
+		if w := h.window; cap(w) > 0 {
+			s.freeWindows = append(s.freeWindows, w[:0])
+			h.window = nil
+		}
+		h.winValid = false
+	}
+	if st.lnk[0].in {
+		s.live.remove(st)
+		s.stats.Connections--
+	}
+	s.waiting.remove(st)
 }
 
 // Assemble feeds one TCP packet of the flow st belongs to; dir is its
@@ -214,121 +287,319 @@ func (s *Streams) Assemble(st *Stream, p *capture.Packet, dir int) {
 		return
 	}
 	s.stats.Packets++
-	if !st.bound {
-		if len(p.Payload) == 0 {
-			if p.TCP.Flags&capture.TCPSyn != 0 {
-				st.synSeq[dir], st.synSeen[dir] = p.TCP.Seq, true
+	ts := p.Timestamp
+	if ts > st.lastTS {
+		st.lastTS = ts
+	}
+	h := &st.half[dir]
+	fl, seq, payload := p.TCP.Flags, p.TCP.Seq, p.Payload
+	if fl&capture.TCPSyn != 0 {
+		if h.synced {
+			// A SYN on a synchronised direction is answered with a
+			// challenge ACK and dropped by the receiver (RFC 5961).
+			s.maybeFlush(ts)
+			return
+		}
+		h.next, h.synced = seq+1, true
+		seq++ // data on a SYN (TCP Fast Open) starts after it
+	}
+	if !h.synced {
+		if len(payload) == 0 {
+			s.maybeFlush(ts) // nothing to start from yet
+			return
+		}
+		// Picked up mid-stream (or the SYN was lost): start here, flagged.
+		h.next, h.synced = seq, true
+		if !st.midstream {
+			st.midstream = true
+			s.stats.Midstream++
+		}
+	}
+	if st.lnk[0].in {
+		s.live.moveBack(st)
+	} else if len(payload) > 0 {
+		// First data: the stream is now being reassembled.
+		s.live.pushBack(st)
+		s.stats.Streams++
+		s.stats.Connections++
+		s.stats.ConnectionsPeak = max(s.stats.ConnectionsPeak, s.stats.Connections)
+	}
+	if len(payload) > 0 {
+		st.checkOverlap(dir, seq, payload)
+	}
+	if h.closed {
+		s.maybeFlush(ts)
+		return
+	}
+	end := seq + uint32(len(payload))
+	ahead := int32(seq - h.next)
+	switch {
+	case fl&capture.TCPRst != 0:
+		// Only a RST exactly at next ends the direction; a receiver drops
+		// any other (RFC 5961), so it must not end the stream here either.
+		if ahead == 0 {
+			s.closeHalf(st, dir, ts)
+		}
+		s.maybeFlush(ts)
+		return
+	case fl&capture.TCPFin != 0 && int32(end-h.next) >= 0:
+		h.finSeq, h.finSeen = end, true
+	}
+	switch {
+	case ahead > 0:
+		if len(payload) > 0 {
+			s.enqueue(st, dir, seq, payload, ts)
+			s.enforceLimits(st, dir, ts)
+		}
+	case int32(end-h.next) > 0:
+		// In order, possibly retransmitting delivered bytes at its start.
+		if s.deliver(st, dir, payload[h.next-seq:], ts) {
+			s.drain(st, dir, ts)
+		}
+	}
+	if !st.done && h.finSeen && h.next == h.finSeq {
+		s.closeHalf(st, dir, ts)
+	}
+	s.maybeFlush(ts)
+}
+
+// deliver hands in-order bytes to the consumer; false when the stream stopped.
+func (s *Streams) deliver(st *Stream, d int, data []byte, ts int64) bool {
+	h := &st.half[d]
+	h.next += uint32(len(data))
+	s.stats.Bytes += uint64(len(data))
+	st.remember(d, data, h.next)
+	if !st.consumer.StreamData(d, data, ts) {
+		st.stop()
+		return false
+	}
+	return !st.done
+}
+
+// drain delivers the buffered segments that the data so far has reached.
+func (s *Streams) drain(st *Stream, d int, ts int64) {
+	h := &st.half[d]
+	for len(h.queue) > 0 && !st.done {
+		sg := h.queue[0]
+		if int32(sg.seq-h.next) > 0 {
+			break
+		}
+		copy(h.queue, h.queue[1:])
+		h.queue = h.queue[:len(h.queue)-1]
+		s.unpage(h, len(sg.data))
+		st.checkOverlap(d, sg.seq, sg.data)
+		if end := sg.seq + uint32(len(sg.data)); int32(end-h.next) > 0 {
+			ok := s.deliver(st, d, sg.data[h.next-sg.seq:], ts)
+			s.freeBuf(sg.data)
+			if !ok {
+				return
 			}
-			s.maybeFlush(p.Timestamp)
-			return // nothing to reassemble yet
+		} else {
+			s.freeBuf(sg.data)
 		}
-		// First data: bind, gopacket's "client to server" being the first
-		// packet it sees, and replay the SYNs (client's first) so its
-		// sequence tracking starts where it would have.
-		st.bound = true
-		st.toServer = gpreasm.TCPDirClientToServer
-		first := ToServer
-		if !st.synSeen[ToServer] && (st.synSeen[ToClient] || dir == ToClient) {
-			first = ToClient
-			st.toServer = gpreasm.TCPDirServerToClient
+	}
+	s.settleWaiting(st)
+	if !st.done && h.finSeen && h.next == h.finSeq {
+		s.closeHalf(st, d, ts)
+	}
+}
+
+// skipHole gives up the hole before the direction's first buffered segment:
+// the consumer is told of the gap and the data behind it is delivered.
+func (s *Streams) skipHole(st *Stream, d int, ts int64) {
+	h := &st.half[d]
+	if len(h.queue) == 0 {
+		return
+	}
+	n := h.queue[0].seq - h.next
+	h.next = h.queue[0].seq
+	h.winValid = false
+	s.stats.Gaps++
+	s.stats.GapBytes += uint64(n)
+	if !st.consumer.StreamGap(d, int(n), ts) {
+		st.stop()
+		return
+	}
+	if !st.done {
+		s.drain(st, d, ts)
+	}
+}
+
+// enqueue copies an out-of-order segment into the direction's queue.
+func (s *Streams) enqueue(st *Stream, d int, seq uint32, payload []byte, ts int64) {
+	h := &st.half[d]
+	i := len(h.queue)
+	for i > 0 && int32(h.queue[i-1].seq-seq) > 0 {
+		i--
+	}
+	// A retransmission of a buffered segment is compared, not stored again.
+	if i > 0 {
+		if q := &h.queue[i-1]; q.seq == seq && len(q.data) >= len(payload) {
+			s.stats.Overlaps++
+			if string(q.data[:len(payload)]) != string(payload) {
+				st.Conflicts++
+				s.stats.OverlapConflict++
+			}
+			return
 		}
-		for _, d := range [2]int{first, 1 - first} {
-			if st.synSeen[d] {
-				fl := uint8(capture.TCPSyn)
-				if d == ToClient {
-					fl |= capture.TCPAck
-				}
-				s.feed(st, d, st.synSeq[d], 0, fl, 0, nil, p.Timestamp)
+	}
+	var buf []byte
+	if len(payload) <= segBufSize {
+		if k := len(s.freeBufs); k > 0 {
+			buf = s.freeBufs[k-1][:len(payload)]
+			s.freeBufs = s.freeBufs[:k-1]
+		} else {
+			buf = make([]byte, len(payload), segBufSize)
+		}
+	} else {
+		buf = make([]byte, len(payload))
+	}
+	copy(buf, payload)
+	h.queue = append(h.queue, segment{})
+	copy(h.queue[i+1:], h.queue[i:])
+	h.queue[i] = segment{seq: seq, data: buf, ts: ts}
+	n := pagesOf(len(payload))
+	h.pages += n
+	s.pages += n
+	if !st.lnk[1].in {
+		s.waiting.pushBack(st)
+	}
+}
+
+// enforceLimits keeps buffered data within the per-connection and shard
+// budgets by giving up holes: this direction's first, then those of the
+// streams that have waited longest.
+func (s *Streams) enforceLimits(st *Stream, d int, ts int64) {
+	h := &st.half[d]
+	for !st.done && h.pages > s.cfg.MaxPagesPerConn && len(h.queue) > 0 {
+		s.skipHole(st, d, ts)
+	}
+	for s.pages > s.cfg.MaxPagesTotal && s.waiting.head != nil {
+		w := s.waiting.head
+		before := s.pages
+		s.skipHole(w, w.oldestHalf(), ts)
+		if s.waiting.head == w {
+			if s.pages == before { // cannot happen: a waiting stream buffers something
+				s.waiting.remove(w)
+			} else {
+				s.waiting.moveBack(w) // it keeps data past its next hole: let others give up theirs
 			}
 		}
 	}
-	s.feed(st, dir, p.TCP.Seq, p.TCP.Ack, p.TCP.Flags, p.TCP.Window, p.Payload, p.Timestamp)
-	s.maybeFlush(p.Timestamp)
 }
 
-// feed hands one segment of st's flow to gopacket.
-func (s *Streams) feed(st *Stream, dir int, seq, ack uint32, f uint8, win uint16, payload []byte, ts int64) {
-	t := &s.tcp
-	t.SrcPort, t.DstPort = 0, 0 // the connection key is the flow's tags below
-	t.Seq, t.Ack, t.Window = seq, ack, win
-	t.FIN, t.SYN, t.RST, t.PSH = f&capture.TCPFin != 0, f&capture.TCPSyn != 0, f&capture.TCPRst != 0, f&capture.TCPPsh != 0
-	t.ACK, t.URG, t.ECE, t.CWR = f&capture.TCPAck != 0, f&capture.TCPUrg != 0, f&capture.TCPEce != 0, f&capture.TCPCwr != 0
-	t.Payload = payload
-	// gopacket keys connections by addresses and ports; nunchi keys them by
-	// its own flow, so a connection gopacket still holds for an ended flow
-	// never captures the packets of a new flow on the same tuple.
-	src, dst := &st.tags[0], &st.tags[1]
-	if dir == ToClient {
-		src, dst = dst, src
+// oldestHalf is the direction whose first buffered segment arrived first.
+func (st *Stream) oldestHalf() int {
+	q0, q1 := st.half[0].queue, st.half[1].queue
+	if len(q0) == 0 || (len(q1) > 0 && q1[0].ts < q0[0].ts) {
+		return 1
 	}
-	netFlow := gopacket.NewFlow(endpointFlow, src[:], dst[:])
-	s.ctx.ci = gopacket.CaptureInfo{Timestamp: time.Unix(0, ts), CaptureLength: len(payload), Length: len(payload)}
-	s.pending = st
-	s.asm.AssembleWithContext(netFlow, t, &s.ctx)
-	s.pending = nil
+	return 0
 }
 
-// maybeFlush pushes stalled data through and forgets idle connections,
-// at most once per second of packet time.
+// settleWaiting takes st off the waiting list once it buffers nothing.
+func (s *Streams) settleWaiting(st *Stream) {
+	if st.lnk[1].in && len(st.half[0].queue) == 0 && len(st.half[1].queue) == 0 {
+		s.waiting.remove(st)
+	}
+}
+
+func pagesOf(n int) int { return (n + PageSize - 1) / PageSize }
+
+func (s *Streams) unpage(h *half, n int) {
+	p := pagesOf(n)
+	h.pages -= p
+	s.pages -= p
+}
+
+func (s *Streams) freeBuf(b []byte) {
+	if cap(b) == segBufSize {
+		s.freeBufs = append(s.freeBufs, b[:0])
+	}
+}
+
+// dropQueue releases a direction's buffered segments.
+func (s *Streams) dropQueue(h *half) {
+	for i := range h.queue {
+		s.unpage(h, len(h.queue[i].data))
+		s.freeBuf(h.queue[i].data)
+		h.queue[i] = segment{}
+	}
+	h.queue = h.queue[:0]
+}
+
+// closeHalf ends one direction (FIN reached or RST at next); when both are
+// closed the stream ends.
+func (s *Streams) closeHalf(st *Stream, d int, ts int64) {
+	h := &st.half[d]
+	h.closed, h.finSeen = true, false
+	s.dropQueue(h)
+	s.settleWaiting(st)
+	if st.half[1-d].closed {
+		s.endStream(st, ts)
+	}
+}
+
+// endStream pushes everything buffered through and tells the consumer the
+// stream is over.
+func (s *Streams) endStream(st *Stream, ts int64) {
+	for d := range st.half {
+		for !st.done && len(st.half[d].queue) > 0 {
+			s.skipHole(st, d, ts)
+		}
+	}
+	// Only streams that carried data are reported as ended: for the
+	// others there is nothing to finish before the flow ends.
+	if !st.done && !st.ended && st.lnk[0].in {
+		st.ended = true
+		st.stop()
+		st.consumer.StreamEnd(ts)
+		return
+	}
+	st.stop()
+}
+
+// maybeFlush pushes stalled data through and ends idle streams, at most
+// once per second of packet time.
 func (s *Streams) maybeFlush(now int64) {
 	if now-s.lastFlushed < int64(time.Second) && now >= s.lastFlushed {
 		return
 	}
 	s.lastFlushed = now
-	s.asm.FlushWithOptions(gpreasm.FlushOptions{
-		T:  time.Unix(0, now-int64(s.cfg.FlushAfter)),
-		TC: time.Unix(0, now-int64(s.cfg.CloseAfter)),
-	})
+	stale := now - int64(s.cfg.FlushAfter)
+	for st := s.waiting.head; st != nil; {
+		next := st.lnk[1].next
+		for d := range st.half {
+			for !st.done && len(st.half[d].queue) > 0 && st.half[d].queue[0].ts < stale {
+				s.skipHole(st, d, st.half[d].queue[0].ts)
+			}
+		}
+		st = next
+	}
+	idle := now - int64(s.cfg.CloseAfter)
+	for st := s.live.head; st != nil && st.lastTS < idle; st = s.live.head {
+		s.endStream(st, st.lastTS)
+	}
 }
 
 // Tick lets packet time pass without a packet (idle shards).
 func (s *Streams) Tick(now int64) { s.maybeFlush(now) }
 
 // FlushAll pushes everything through and ends every stream (end of input).
-func (s *Streams) FlushAll() { s.asm.FlushAll() }
-
-func (st *Stream) ourDir(d gpreasm.TCPFlowDirection) int {
-	if d == st.toServer {
-		return ToServer
+func (s *Streams) FlushAll() {
+	for st := s.live.head; st != nil; st = s.live.head {
+		s.endStream(st, st.lastTS)
 	}
-	return ToClient
-}
-
-// Accept implements gopacket's reassembly.Stream. It sees every segment
-// before assembly: retransmissions are compared with the bytes already
-// delivered, and a stream picked up mid-way is started at once.
-func (st *Stream) Accept(tcp *layers.TCP, ci gopacket.CaptureInfo, dir gpreasm.TCPFlowDirection, nextSeq gpreasm.Sequence, start *bool, _ gpreasm.AssemblerContext) bool {
-	if st.done {
-		return false
-	}
-	st.lastTS = ci.Timestamp.UnixNano()
-	if !*start && nextSeq == -1 && !tcp.SYN && len(tcp.Payload) > 0 {
-		*start = true // mid-stream pickup (or the SYN was lost): start here, flagged
-		if !st.midstream {
-			st.midstream = true
-			st.s.stats.Midstream++
-		}
-	}
-	d := st.ourDir(dir)
-	switch {
-	case nextSeq != -1:
-		st.seqNext[d], st.seqValid[d] = uint32(nextSeq), true
-	case tcp.SYN:
-		st.seqNext[d], st.seqValid[d] = tcp.Seq+1, true
-	case *start:
-		st.seqNext[d], st.seqValid[d] = tcp.Seq, true
-	}
-	st.checkOverlap(d, tcp.Seq, tcp.Payload)
-	return true
 }
 
 // checkOverlap compares a segment with the delivered bytes it overlaps.
 func (st *Stream) checkOverlap(d int, seq uint32, payload []byte) {
-	if !st.winValid[d] || len(payload) == 0 {
+	h := &st.half[d]
+	if !h.winValid || len(payload) == 0 {
 		return
 	}
-	w := st.window[d]
-	end := st.winEnd[d]
+	w := h.window
+	end := h.winEnd
 	winStart := end - uint32(len(w))
 	segEnd := seq + uint32(len(payload))
 	// Overlap with [winStart, end), in sequence space (mod 2^32).
@@ -343,9 +614,7 @@ func (st *Stream) checkOverlap(d int, seq uint32, payload []byte) {
 		hi = end
 	}
 	st.s.stats.Overlaps++
-	a := w[lo-winStart : hi-winStart]
-	b := payload[lo-seq : hi-seq]
-	if string(a) != string(b) {
+	if string(w[lo-winStart:hi-winStart]) != string(payload[lo-seq:hi-seq]) {
 		st.Conflicts++
 		st.s.stats.OverlapConflict++
 	}
@@ -357,7 +626,8 @@ func (st *Stream) remember(d int, data []byte, nextSeq uint32) {
 	if n == 0 {
 		return
 	}
-	w := st.window[d]
+	h := &st.half[d]
+	w := h.window
 	if cap(w) == 0 { // first data: take a window (from the pool when one is free)
 		if k := len(st.s.freeWindows); k > 0 {
 			w = st.s.freeWindows[k-1]
@@ -375,62 +645,5 @@ func (st *Stream) remember(d int, data []byte, nextSeq uint32) {
 		}
 		w = append(w, data...)
 	}
-	st.window[d], st.winEnd[d], st.winValid[d] = w, nextSeq, true
-}
-
-// ReassembledSG implements gopacket's reassembly.Stream.
-func (st *Stream) ReassembledSG(sg gpreasm.ScatterGather, ac gpreasm.AssemblerContext) {
-	if st.done {
-		return
-	}
-	gdir, _, _, skip := sg.Info()
-	d := st.ourDir(gdir)
-	ts := st.when(ac)
-	if skip > 0 {
-		st.s.stats.Gaps++
-		st.s.stats.GapBytes += uint64(skip)
-		st.winValid[d] = false
-		if !st.consumer.StreamGap(d, skip, ts) {
-			st.stop()
-			return
-		}
-	}
-	avail, _ := sg.Lengths()
-	if avail == 0 {
-		return
-	}
-	data := sg.Fetch(avail)
-	st.s.stats.Bytes += uint64(avail)
-	if st.seqValid[d] {
-		end := st.seqNext[d] + uint32(skip) + uint32(avail)
-		st.seqNext[d] = end
-		st.remember(d, data, end)
-	}
-	if !st.consumer.StreamData(d, data, ts) {
-		st.stop()
-	}
-}
-
-// when is the packet time of a callback: the context's when gopacket gives
-// one (it does not on every flush path), else the last packet seen.
-func (st *Stream) when(ac gpreasm.AssemblerContext) int64 {
-	if ac != nil {
-		if t := ac.GetCaptureInfo().Timestamp; !t.IsZero() {
-			return t.UnixNano()
-		}
-	}
-	return st.lastTS
-}
-
-// ReassemblyComplete implements gopacket's reassembly.Stream.
-func (st *Stream) ReassemblyComplete(ac gpreasm.AssemblerContext) bool {
-	if !st.done {
-		st.stop()
-		st.consumer.StreamEnd(st.when(ac))
-	}
-	if st.held { // gopacket now forgets the connection
-		st.held = false
-		st.s.stats.Connections--
-	}
-	return true
+	h.window, h.winEnd, h.winValid = w, nextSeq, true
 }
