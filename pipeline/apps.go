@@ -21,7 +21,11 @@ type appState struct {
 	proto  string // app_proto, "" until detected
 	cid    string // community ID, computed once for all events of the flow
 
+	// stream reassembles a TCP flow, from its first data on (a handshake
+	// alone costs no stream); synSeq holds the SYNs seen before it.
 	stream  *reassembly.Stream
+	synSeq  [2]uint32
+	synSeen uint8
 	sparser detect.StreamParser
 	dparser detect.DatagramParser
 	done    bool // nothing more to learn from this flow
@@ -152,9 +156,6 @@ func (s *Shard) startApp(f *reassembly.Flow) *appState {
 	}
 	a.s, a.slot, a.flowID = s, f.Slot(), f.ID
 	f.App = a.index
-	if f.Key.Proto == capture.ProtoTCP && s.streams != nil {
-		a.stream = s.streams.NewStream(f.ID, a)
-	}
 	return a
 }
 
@@ -207,7 +208,21 @@ func (s *Shard) appPacket(f *reassembly.Flow, p *capture.Packet, dir int) {
 	}
 	s.cur, s.curPkt, s.curDir = a, p, dir
 	switch {
-	case a.stream != nil:
+	case p.Proto == capture.ProtoTCP && s.streams != nil:
+		if a.stream == nil {
+			if len(p.Payload) == 0 {
+				if bit := uint8(1) << dir; p.TCP.Flags&capture.TCPSyn != 0 && a.synSeen&bit == 0 {
+					a.synSeq[dir], a.synSeen = p.TCP.Seq, a.synSeen|bit
+				}
+				break
+			}
+			a.stream = s.streams.NewStream(a.flowID, a)
+			for d := range a.synSeq {
+				if a.synSeen&(1<<d) != 0 {
+					a.stream.SawSYN(d, a.synSeq[d])
+				}
+			}
+		}
 		s.streams.Assemble(a.stream, p, dir)
 		if a.stream.Done() {
 			a.done = true

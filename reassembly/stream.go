@@ -233,6 +233,15 @@ func (s *Streams) NewStream(_ uint64, c StreamConsumer) *Stream {
 	return st
 }
 
+// SawSYN starts direction dir after a SYN with sequence number seq that
+// the stream was not given (the caller creates streams at a flow's first
+// data, so that handshakes alone cost nothing).
+func (st *Stream) SawSYN(dir int, seq uint32) {
+	if h := &st.half[dir]; !h.synced {
+		h.next, h.synced = seq+1, true
+	}
+}
+
 // Done reports whether the stream has stopped (consumer satisfied or ended).
 func (st *Stream) Done() bool { return st.done }
 
