@@ -39,6 +39,7 @@ type appState struct {
 	looked   []lookup // (surface, name) pairs already matched against the rules
 
 	reprobes   uint8          // detection attempts after the first (mid-stream flows)
+	skipDir    uint8          // mid-stream, after a failed probe: 1+dir whose message goes on unprobed; 0 = none
 	injections int            // forged replies sent into this flow
 	pendingInj *pendingInject // an injection whose outcome is being watched
 
@@ -272,7 +273,16 @@ func (a *appState) StreamData(dir int, data []byte, ts int64) bool {
 			if !a.detect() {
 				return false
 			}
-		} else {
+			// A mid-stream flow to probe again: this side's bytes are
+			// the next probe (below).
+		}
+		if a.sparser == nil {
+			if a.skipDir == uint8(dir)+1 {
+				// Mid-stream: the rest of the message whose start could
+				// not be identified (a long response body, say). The next
+				// probe is where the other side speaks again.
+				return true
+			}
 			if a.probeLen == 0 {
 				a.probeTS = ts
 			}
@@ -286,9 +296,9 @@ func (a *appState) StreamData(dir int, data []byte, ts int64) bool {
 			if !a.detect() {
 				return false
 			}
-		}
-		if a.sparser == nil { // re-probing a mid-stream flow: wait for more
-			return true
+			if a.sparser == nil { // re-probing a mid-stream flow: wait for the other side
+				return true
+			}
 		}
 		if len(data) == 0 {
 			return !a.done
@@ -315,7 +325,7 @@ func (a *appState) StreamData(dir int, data []byte, ts int64) bool {
 // (CONNECT, SOCKS). Bounded: a stream is re-detected a few times at most.
 func (a *appState) upgrade(ts int64) {
 	a.sparser.Close(ts)
-	a.sparser, a.probeLen = nil, 0
+	a.sparser, a.probeLen, a.skipDir = nil, 0, 0
 	a.upgrades++
 	if a.upgrades > 3 {
 		a.done = true
@@ -331,7 +341,8 @@ func (a *appState) detect() bool {
 		if pr.probeStream != nil && pr.probeStream(a.probeDir, b) {
 			a.proto, a.protoIdx = pr.name, i
 			if pr.newStream == nil { // identified, nothing to parse (ssh)
-				break
+				a.done = true
+				return false
 			}
 			a.sparser = a.s.newStreamParser(i)
 			switch a.sparser.Data(a.probeDir, b, a.probeTS) {
@@ -348,12 +359,14 @@ func (a *appState) detect() bool {
 		}
 	}
 	// Picked up mid-stream, the first bytes are often the tail of a
-	// message (a response body): probe the next chunks too, a few times,
-	// so that the keep-alive requests that follow are not lost.
+	// message (a response body, however long): skip the rest of that
+	// direction's data and probe again where the other side speaks next
+	// (a keep-alive request after its response), a few turns at most.
 	if a.reprobes < maxReprobes {
 		if f := a.s.table.BySlot(a.slot, a.flowID); f != nil && f.Midstream {
 			a.reprobes++
 			a.probeLen = 0
+			a.skipDir = uint8(a.probeDir) + 1
 			return true
 		}
 	}
@@ -361,7 +374,8 @@ func (a *appState) detect() bool {
 	return false
 }
 
-// maxReprobes bounds the detection attempts on a mid-stream flow.
+// maxReprobes bounds the detection attempts on a mid-stream flow: one per
+// turn of the conversation (a change of the direction data flows in).
 const maxReprobes = 4
 
 // StreamGap implements reassembly.StreamConsumer.

@@ -1,0 +1,155 @@
+package pipeline
+
+import (
+	"bytes"
+	"net"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/gopacket/gopacket"
+	"github.com/gopacket/gopacket/layers"
+	"github.com/gopacket/gopacket/pcapgo"
+
+	"github.com/nunchi-sensor/nunchi/detect"
+	"github.com/nunchi-sensor/nunchi/reassembly"
+)
+
+// midstreamMsg is one data segment of a TCP flow without its handshake.
+type midstreamMsg struct {
+	fromClient bool
+	data       []byte
+}
+
+// midstreamPcap writes a TCP flow (client 192.0.2.30:41000, server
+// 198.51.100.40:80) picked up mid-stream: no SYN, the sequence numbers
+// start anywhere, each data segment is acknowledged by the peer, and the
+// flow ends with a FIN from each side.
+func midstreamPcap(t *testing.T, path string, msgs []midstreamMsg) {
+	t.Helper()
+	var buf bytes.Buffer
+	w := pcapgo.NewWriter(&buf)
+	if err := w.WriteFileHeader(65535, layers.LinkTypeEthernet); err != nil {
+		t.Fatal(err)
+	}
+	cli, srv := net.IP{192, 0, 2, 30}, net.IP{198, 51, 100, 40}
+	seq := [2]uint32{700000, 9000000} // [client, server]
+	ts := time.Date(2026, 11, 21, 12, 0, 0, 0, time.UTC)
+	write := func(fromClient, fin bool, payload []byte) {
+		src, dst, sp, dp, me := cli, srv, layers.TCPPort(41000), layers.TCPPort(80), 0
+		if !fromClient {
+			src, dst, sp, dp, me = srv, cli, 80, 41000, 1
+		}
+		ip := &layers.IPv4{Version: 4, IHL: 5, TTL: 64, Protocol: layers.IPProtocolTCP, SrcIP: src, DstIP: dst}
+		tcp := &layers.TCP{SrcPort: sp, DstPort: dp, Seq: seq[me], Ack: seq[1-me], ACK: true, FIN: fin, PSH: len(payload) > 0, Window: 65535}
+		_ = tcp.SetNetworkLayerForChecksum(ip)
+		sb := gopacket.NewSerializeBuffer()
+		err := gopacket.SerializeLayers(sb, gopacket.SerializeOptions{FixLengths: true, ComputeChecksums: true},
+			&layers.Ethernet{SrcMAC: net.HardwareAddr{2, 0, 0, 0, 0, 1}, DstMAC: net.HardwareAddr{2, 0, 0, 0, 0, 2}, EthernetType: layers.EthernetTypeIPv4},
+			ip, tcp, gopacket.Payload(payload))
+		if err != nil {
+			t.Fatal(err)
+		}
+		seq[me] += uint32(len(payload))
+		if fin {
+			seq[me]++
+		}
+		ts = ts.Add(time.Millisecond)
+		if err := w.WritePacket(gopacket.CaptureInfo{Timestamp: ts, CaptureLength: len(sb.Bytes()), Length: len(sb.Bytes())}, sb.Bytes()); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, m := range msgs {
+		write(m.fromClient, false, m.data)
+		write(!m.fromClient, false, nil) // the peer's ACK
+	}
+	write(true, true, nil)
+	write(false, true, nil)
+	write(true, false, nil)
+	if err := os.WriteFile(path, buf.Bytes(), 0o644); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// bodySegments returns n segments of 1,400 bytes that do not look like
+// the start of any protocol (the middle of a response or upload body).
+func bodySegments(fromClient bool, n int) []midstreamMsg {
+	out := make([]midstreamMsg, n)
+	for i := range out {
+		b := make([]byte, 1400)
+		for j := range b {
+			b[j] = byte(0x80 + (i*31+j*7)%127)
+		}
+		out[i] = midstreamMsg{fromClient, b}
+	}
+	return out
+}
+
+// TestMidstreamHTTPAfterLongTail: a capture that starts in the middle of a
+// keep-alive HTTP connection first sees the tail of a message, here many
+// segments long (a large response or upload body), and only then the next
+// request. Detection must not give up on the flow while that tail lasts:
+// the request that follows is reported, with its response.
+func TestMidstreamHTTPAfterLongTail(t *testing.T) {
+	req := []byte("GET /next.js HTTP/1.1\r\nHost: midstream.example\r\nUser-Agent: t\r\n\r\n")
+	resp := []byte("HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: 2\r\n\r\nok")
+	prevResp := []byte("HTTP/1.1 204 No Content\r\n\r\n")
+	cases := map[string][]midstreamMsg{
+		// the tail of a response body, 12 segments, then the next request
+		"response tail": append(bodySegments(false, 12),
+			midstreamMsg{true, req}, midstreamMsg{false, resp}),
+		// the tail of a request body (an upload), its response, the next request
+		"upload tail": append(bodySegments(true, 12),
+			midstreamMsg{false, prevResp}, midstreamMsg{true, req}, midstreamMsg{false, resp}),
+		// a few bytes of a request body, then a long response, the next request
+		"short tail then long response": append(append([]midstreamMsg{{true, []byte("a=1\r\n")}}, bodySegments(false, 12)...),
+			midstreamMsg{true, req}, midstreamMsg{false, resp}),
+	}
+	for name, msgs := range cases {
+		t.Run(strings.ReplaceAll(name, " ", "-"), func(t *testing.T) {
+			path := filepath.Join(t.TempDir(), "midstream.pcap")
+			midstreamPcap(t, path, msgs)
+			evs, _, err := replayFile(t, path, Config{Protocols: DefaultProtocols(), Streams: reassembly.DefaultStreamConfig()})
+			if err != nil {
+				t.Fatal(err)
+			}
+			var got []*detect.HTTP
+			for _, e := range evs {
+				if e.Type == detect.TypeHTTP {
+					got = append(got, e.HTTP)
+				}
+			}
+			if len(got) != 1 {
+				t.Fatalf("%d HTTP events, want 1 (the request after the tail)", len(got))
+			}
+			if h := got[0]; h.Hostname != "midstream.example" || h.URL != "/next.js" || h.Status != 200 {
+				t.Errorf("event: host %q url %q status %d, want midstream.example /next.js 200", h.Hostname, h.URL, h.Status)
+			}
+		})
+	}
+}
+
+// TestMidstreamReprobeBounded: a mid-stream flow that never shows a known
+// protocol is probed once per turn of the conversation, maxReprobes times
+// at most: a method-like start after that is no longer looked at.
+func TestMidstreamReprobeBounded(t *testing.T) {
+	req := []byte("GET / HTTP/1.1\r\nHost: late.example\r\n\r\n")
+	var msgs []midstreamMsg
+	for i := 0; i < maxReprobes+2; i++ {
+		msgs = append(msgs, bodySegments(i%2 == 0, 3)...)
+	}
+	msgs = append(msgs, midstreamMsg{true, req})
+	path := filepath.Join(t.TempDir(), "midstream.pcap")
+	midstreamPcap(t, path, msgs)
+	evs, _, err := replayFile(t, path, Config{Protocols: DefaultProtocols(), Streams: reassembly.DefaultStreamConfig()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range evs {
+		if e.Type == detect.TypeHTTP {
+			t.Fatalf("HTTP event after %d unidentified turns: %+v", maxReprobes+2, e.HTTP)
+		}
+	}
+}
