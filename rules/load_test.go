@@ -2,6 +2,7 @@ package rules
 
 import (
 	"errors"
+	"math/rand/v2"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -147,6 +148,57 @@ func TestCRLFAndBOM(t *testing.T) {
 	for _, n := range []string{"a.example", "b.example"} {
 		if _, ok := s.MatchName(n); !ok {
 			t.Errorf("%s: no match", n)
+		}
+	}
+}
+
+// plainNameReference is plainName written the obvious way, byte by byte.
+func plainNameReference(s string) (int, bool) {
+	if len(s) > maxName {
+		return 0, false
+	}
+	label, letters, labels := 0, false, 1
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		switch {
+		case c >= 'a' && c <= 'z':
+			letters = true
+		case c >= '0' && c <= '9', c == '-', c == '_':
+		case c == '.':
+			if label == 0 {
+				return 0, false
+			}
+			labels++
+			label = -1
+		default:
+			return 0, false
+		}
+		if label++; label > 63 {
+			return 0, false
+		}
+	}
+	return labels, label > 0 && letters
+}
+
+func TestPlainNameAgainstReference(t *testing.T) {
+	cases := []string{"", ".", "a", "a.", ".a", "a..b", "example.com", "1.2.3.4", "1.2.3.a", "-.-", "_a",
+		"A.com", "ex ample.com", "xn--bcher-kva.example", strings.Repeat("a", 63) + ".com",
+		strings.Repeat("a", 64) + ".com", "com." + strings.Repeat("b", 63), "com." + strings.Repeat("b", 64),
+		strings.Repeat("a.", 126) + "b", strings.Repeat("a.", 127)}
+	alphabet := "ab09-_.A \x80z"
+	rng := rand.New(rand.NewPCG(1, 2))
+	for range 200000 {
+		b := make([]byte, rng.IntN(80))
+		for i := range b {
+			b[i] = alphabet[rng.IntN(len(alphabet))]
+		}
+		cases = append(cases, string(b))
+	}
+	for _, s := range cases {
+		gl, gok := plainName(s)
+		wl, wok := plainNameReference(s)
+		if gok != wok || (gok && gl != wl) {
+			t.Fatalf("plainName(%q) = %d, %v; reference %d, %v", s, gl, gok, wl, wok)
 		}
 	}
 }
