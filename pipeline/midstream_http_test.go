@@ -2,6 +2,7 @@ package pipeline
 
 import (
 	"bytes"
+	"fmt"
 	"net"
 	"os"
 	"path/filepath"
@@ -100,7 +101,8 @@ func TestMidstreamHTTPAfterLongTail(t *testing.T) {
 		// the tail of a response body, 12 segments, then the next request
 		"response tail": append(bodySegments(false, 12),
 			midstreamMsg{true, req}, midstreamMsg{false, resp}),
-		// the tail of a request body (an upload), its response, the next request
+		// the tail of a request body (an upload), its response (reported
+		// without its request, the orphan below), the next request
 		"upload tail": append(bodySegments(true, 12),
 			midstreamMsg{false, prevResp}, midstreamMsg{true, req}, midstreamMsg{false, resp}),
 		// a few bytes of a request body, then a long response, the next request
@@ -115,11 +117,22 @@ func TestMidstreamHTTPAfterLongTail(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			var got []*detect.HTTP
+			var got, orphans []*detect.HTTP
 			for _, e := range evs {
-				if e.Type == detect.TypeHTTP {
+				switch {
+				case e.Type != detect.TypeHTTP:
+				case e.HTTP.Method == "":
+					orphans = append(orphans, e.HTTP)
+				default:
 					got = append(got, e.HTTP)
 				}
+			}
+			if name == "upload tail" {
+				if len(orphans) != 1 || orphans[0].Status != 204 || orphans[0].URL != "" || orphans[0].Hostname != "" {
+					t.Errorf("orphan responses %+v, want the 204 alone", orphans)
+				}
+			} else if len(orphans) != 0 {
+				t.Errorf("orphan responses %+v, want none", orphans)
 			}
 			if len(got) != 1 {
 				t.Fatalf("%d HTTP events, want 1 (the request after the tail)", len(got))
@@ -128,6 +141,34 @@ func TestMidstreamHTTPAfterLongTail(t *testing.T) {
 				t.Errorf("event: host %q url %q status %d, want midstream.example /next.js 200", h.Hostname, h.URL, h.Status)
 			}
 		})
+	}
+}
+
+// TestMidstreamAtAResponse: a capture that starts at a response (its
+// request was sent before the capture began) reports that response as a
+// transaction without a request, then the keep-alive request that follows.
+func TestMidstreamAtAResponse(t *testing.T) {
+	msgs := []midstreamMsg{
+		{false, []byte("HTTP/1.1 304 Not Modified\r\nETag: \"x\"\r\n\r\n")},
+		{true, []byte("GET /after HTTP/1.1\r\nHost: after.example\r\n\r\n")},
+		{false, []byte("HTTP/1.1 200 OK\r\nContent-Type: text/html\r\nContent-Length: 2\r\n\r\nhi")},
+	}
+	path := filepath.Join(t.TempDir(), "at-response.pcap")
+	midstreamPcap(t, path, msgs)
+	evs, _, err := replayFile(t, path, Config{Protocols: DefaultProtocols(), Streams: reassembly.DefaultStreamConfig()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, e := range evs {
+		if e.Type == detect.TypeHTTP {
+			h := e.HTTP
+			got = append(got, fmt.Sprintf("%s %s %s %d %s", e.AppProto, h.Method, h.Hostname, h.Status, h.ContentType))
+		}
+	}
+	want := []string{"http   304 ", "http GET after.example 200 text/html"}
+	if strings.Join(got, "|") != strings.Join(want, "|") {
+		t.Errorf("http events %q, want %q", got, want)
 	}
 }
 

@@ -34,10 +34,14 @@ func DefaultProtocols() []protocol {
 			pooled: true, // events come from the shard's arena
 		},
 		{
-			name:        "http",
-			probeStream: func(dir int, b []byte) bool { return dir == detect.ToServer && http.Detect(dir, b) },
-			newStream:   func(emit detect.Emit) detect.StreamParser { return http.NewParser(emit) },
-			pooled:      true, // events come from the shard's arena
+			name: "http",
+			// A server speaking first with a status line: the flow was
+			// picked up mid-stream at a response (reported without its request).
+			probeStream: func(dir int, b []byte) bool {
+				return http.Detect(dir, b) || (dir == detect.ToClient && http.DetectResponse(b))
+			},
+			newStream: func(emit detect.Emit) detect.StreamParser { return http.NewParser(emit) },
+			pooled:    true, // events come from the shard's arena
 		},
 		{
 			// The handshake is followed; the tunnelled protocol is detected after it.

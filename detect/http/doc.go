@@ -1,5 +1,6 @@
 // Package http parses HTTP/1.0 and HTTP/1.1 from the reassembled bytes of
-// a TCP flow and emits one detect.HTTP event per request.
+// a TCP flow and emits one detect.HTTP event per transaction (a request
+// and its response, either of which may be missing).
 //
 // # Contract
 //
@@ -15,8 +16,10 @@
 // header they continue with one space.
 //
 // The first client bytes must be a known method followed by a space
-// (Detect); otherwise Data says detect.NotMine. Later requests on the same
-// connection may use any token as method.
+// (Detect); otherwise Data says detect.NotMine. A server speaking first
+// must start with "HTTP/" (content detection in the pipeline takes a flow
+// whose server speaks first only for a whole status line, DetectResponse).
+// Later requests on the same connection may use any token as method.
 //
 // # Events
 //
@@ -40,8 +43,11 @@
 // emitted, pending requests are flushed and the parser says detect.Upgrade
 // (the stream is then detected afresh: TLS inside a CONNECT tunnel, a
 // WebSocket…); later calls say detect.Done.
-// Responses without a request (a capture that starts mid-stream) are parsed
-// to keep the framing but not reported.
+// A response without any request (a capture that starts mid-stream at a
+// response, or a request lost to capture) is reported as a transaction
+// with an empty request side: Method, URL and Hostname empty, Timestamp =
+// packet time of its status line. Responses to requests already reported
+// on queue overflow are skipped.
 //
 // Hostname comes from the Host header (port split into Port; an IPv6
 // literal loses its brackets; lower case, no trailing dot). For an

@@ -202,7 +202,7 @@ func (p *Parser) respStep(data []byte, ts int64) int {
 		h.resetMsg()
 		h.hdrBytes = n
 		h.state = stHeaders
-		p.status = status
+		p.status, p.respTS = status, ts
 		p.ctype, p.location = "", ""
 		return n
 	case stHeaders:
@@ -242,7 +242,14 @@ func (p *Parser) takeRequest() *txn {
 	if p.cur != nil && !p.cur.answered {
 		return p.cur // the server answers before the request is complete
 	}
-	return nil
+	// No request at all: the capture began after it was sent (a flow
+	// picked up mid-stream), or it was lost. The response is still a
+	// transaction of the flow's history: it is reported with an empty
+	// request side (no method, URL or host), as Zeek reports it.
+	t := p.newTxn()
+	t.ts = p.respTS
+	t.h.Length = -1
+	return t
 }
 
 // complete emits t, or, when its request headers are still being parsed,
@@ -668,6 +675,13 @@ func methodPrefix(b []byte) int {
 		}
 	}
 	return res
+}
+
+// DetectResponse reports whether b, the first bytes a server sent in a
+// flow whose client has said nothing yet, start an HTTP/1.x status line
+// ("HTTP/1.1 200"): a flow picked up mid-stream at a response.
+func DetectResponse(b []byte) bool {
+	return len(b) >= 12 && validVersion(b[:8]) && b[8] == ' ' && isDigit(b[9]) && isDigit(b[10]) && isDigit(b[11]) && b[9] != '0'
 }
 
 // Detect reports whether b, the first bytes a client sent (dir ==

@@ -120,6 +120,7 @@ type Parser struct {
 
 	// Response being parsed.
 	rtx      *txn // its request; nil when none (unsolicited response)
+	respTS   int64 // packet time of its status line
 	status   int
 	ctype    string
 	location string
