@@ -119,7 +119,7 @@ type Parser struct {
 	orphans int // responses to skip: their requests were emitted on queue overflow
 
 	// Response being parsed.
-	rtx      *txn // its request; nil when none (unsolicited response)
+	rtx      *txn  // its request; nil when none (unsolicited response)
 	respTS   int64 // packet time of its status line
 	status   int
 	ctype    string
