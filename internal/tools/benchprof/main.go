@@ -7,6 +7,9 @@
 //
 //	benchprof -cpuprofile cpu.out [-shards N] [-rules FILE]... -o events.jsonl FILE...
 //	go tool pprof -top cpu.out
+//
+// -heapprofile FILE -heapafter D also writes the live heap D into the run
+// (what holds memory while flows are live): go tool pprof -sample_index=inuse_space.
 package main
 
 import (
@@ -16,6 +19,7 @@ import (
 	"io"
 	"log/slog"
 	"os"
+	"runtime"
 	"runtime/pprof"
 	"strings"
 	"time"
@@ -34,7 +38,18 @@ func main() {
 	shards := flag.Int("shards", 0, "worker shards (0 = one per CPU)")
 	output := flag.String("o", os.DevNull, "events as JSON lines to this file")
 	flag.Var(&ruleFiles, "rules", "rules or list file (repeatable)")
+	heapProfile := flag.String("heapprofile", "", "write a heap profile here, -heapafter into the run")
+	heapAfter := flag.Duration("heapafter", time.Second, "when to write the heap profile")
 	flag.Parse()
+	if *heapProfile != "" {
+		time.AfterFunc(*heapAfter, func() {
+			runtime.GC() // the profile shows the heap as of the last GC
+			if f, err := os.Create(*heapProfile); err == nil {
+				pprof.Lookup("heap").WriteTo(f, 0)
+				f.Close()
+			}
+		})
+	}
 	if *profile == "" || flag.NArg() == 0 {
 		fmt.Fprintln(os.Stderr, "usage: benchprof -cpuprofile OUT [-shards N] [-rules FILE]... [-o EVENTS] FILE...")
 		os.Exit(2)
