@@ -1,17 +1,11 @@
 package pipeline
 
 import (
-	"bytes"
 	"crypto/tls"
 	"net"
-	"os"
 	"path/filepath"
 	"testing"
 	"time"
-
-	"github.com/gopacket/gopacket"
-	"github.com/gopacket/gopacket/layers"
-	"github.com/gopacket/gopacket/pcapgo"
 
 	"github.com/nunchi-sensor/nunchi/detect"
 	"github.com/nunchi-sensor/nunchi/reassembly"
@@ -27,38 +21,13 @@ type segment struct {
 // segments in the given order, a short server answer and a teardown.
 func tcpConversation(t *testing.T, path string, segs []segment, answer []byte) {
 	t.Helper()
-	var buf bytes.Buffer
-	w := pcapgo.NewWriter(&buf)
-	if err := w.WriteFileHeader(65535, layers.LinkTypeEthernet); err != nil {
-		t.Fatal(err)
-	}
-	cli, srv := net.IP{192, 0, 2, 10}, net.IP{198, 51, 100, 20}
+	c := newTCPPcap(t, net.IP{192, 0, 2, 10}, net.IP{198, 51, 100, 20}, 40000, 443)
 	const cISN, sISN = 1000, 5000
-	ts := time.Date(2026, 11, 21, 12, 0, 0, 0, time.UTC)
 	clientLen := 0
 	for _, s := range segs {
 		clientLen = max(clientLen, s.off+len(s.data))
 	}
-	write := func(fromClient bool, seq, ack uint32, syn, fin, ackf bool, payload []byte) {
-		src, dst, sp, dp := cli, srv, layers.TCPPort(40000), layers.TCPPort(443)
-		if !fromClient {
-			src, dst, sp, dp = srv, cli, 443, 40000
-		}
-		ip := &layers.IPv4{Version: 4, IHL: 5, TTL: 64, Protocol: layers.IPProtocolTCP, SrcIP: src, DstIP: dst}
-		tcp := &layers.TCP{SrcPort: sp, DstPort: dp, Seq: seq, Ack: ack, SYN: syn, FIN: fin, ACK: ackf, PSH: len(payload) > 0, Window: 65535}
-		_ = tcp.SetNetworkLayerForChecksum(ip)
-		sb := gopacket.NewSerializeBuffer()
-		err := gopacket.SerializeLayers(sb, gopacket.SerializeOptions{FixLengths: true, ComputeChecksums: true},
-			&layers.Ethernet{SrcMAC: net.HardwareAddr{2, 0, 0, 0, 0, 1}, DstMAC: net.HardwareAddr{2, 0, 0, 0, 0, 2}, EthernetType: layers.EthernetTypeIPv4},
-			ip, tcp, gopacket.Payload(payload))
-		if err != nil {
-			t.Fatal(err)
-		}
-		ts = ts.Add(time.Millisecond)
-		if err := w.WritePacket(gopacket.CaptureInfo{Timestamp: ts, CaptureLength: len(sb.Bytes()), Length: len(sb.Bytes())}, sb.Bytes()); err != nil {
-			t.Fatal(err)
-		}
-	}
+	write := c.segment
 	write(true, cISN, 0, true, false, false, nil)
 	write(false, sISN, cISN+1, true, false, true, nil)
 	write(true, cISN+1, sISN+1, false, false, true, nil)
@@ -68,9 +37,7 @@ func tcpConversation(t *testing.T, path string, segs []segment, answer []byte) {
 	write(false, sISN+1, uint32(cISN+1+clientLen), false, false, true, answer)
 	write(true, uint32(cISN+1+clientLen), uint32(sISN+1+len(answer)), false, true, true, nil)
 	write(false, uint32(sISN+1+len(answer)), uint32(cISN+2+clientLen), false, true, true, nil)
-	if err := os.WriteFile(path, buf.Bytes(), 0o644); err != nil {
-		t.Fatal(err)
-	}
+	c.save(path)
 }
 
 // clientHello returns a real ClientHello record from crypto/tls for sni.

@@ -1,18 +1,11 @@
 package pipeline
 
 import (
-	"bytes"
 	"fmt"
 	"net"
-	"os"
 	"path/filepath"
 	"strings"
 	"testing"
-	"time"
-
-	"github.com/gopacket/gopacket"
-	"github.com/gopacket/gopacket/layers"
-	"github.com/gopacket/gopacket/pcapgo"
 
 	"github.com/nunchi-sensor/nunchi/detect"
 	"github.com/nunchi-sensor/nunchi/reassembly"
@@ -30,36 +23,17 @@ type midstreamMsg struct {
 // flow ends with a FIN from each side.
 func midstreamPcap(t *testing.T, path string, msgs []midstreamMsg) {
 	t.Helper()
-	var buf bytes.Buffer
-	w := pcapgo.NewWriter(&buf)
-	if err := w.WriteFileHeader(65535, layers.LinkTypeEthernet); err != nil {
-		t.Fatal(err)
-	}
-	cli, srv := net.IP{192, 0, 2, 30}, net.IP{198, 51, 100, 40}
+	c := newTCPPcap(t, net.IP{192, 0, 2, 30}, net.IP{198, 51, 100, 40}, 41000, 80)
 	seq := [2]uint32{700000, 9000000} // [client, server]
-	ts := time.Date(2026, 11, 21, 12, 0, 0, 0, time.UTC)
 	write := func(fromClient, fin bool, payload []byte) {
-		src, dst, sp, dp, me := cli, srv, layers.TCPPort(41000), layers.TCPPort(80), 0
+		me := 0
 		if !fromClient {
-			src, dst, sp, dp, me = srv, cli, 80, 41000, 1
+			me = 1
 		}
-		ip := &layers.IPv4{Version: 4, IHL: 5, TTL: 64, Protocol: layers.IPProtocolTCP, SrcIP: src, DstIP: dst}
-		tcp := &layers.TCP{SrcPort: sp, DstPort: dp, Seq: seq[me], Ack: seq[1-me], ACK: true, FIN: fin, PSH: len(payload) > 0, Window: 65535}
-		_ = tcp.SetNetworkLayerForChecksum(ip)
-		sb := gopacket.NewSerializeBuffer()
-		err := gopacket.SerializeLayers(sb, gopacket.SerializeOptions{FixLengths: true, ComputeChecksums: true},
-			&layers.Ethernet{SrcMAC: net.HardwareAddr{2, 0, 0, 0, 0, 1}, DstMAC: net.HardwareAddr{2, 0, 0, 0, 0, 2}, EthernetType: layers.EthernetTypeIPv4},
-			ip, tcp, gopacket.Payload(payload))
-		if err != nil {
-			t.Fatal(err)
-		}
+		c.segment(fromClient, seq[me], seq[1-me], false, fin, true, payload)
 		seq[me] += uint32(len(payload))
 		if fin {
 			seq[me]++
-		}
-		ts = ts.Add(time.Millisecond)
-		if err := w.WritePacket(gopacket.CaptureInfo{Timestamp: ts, CaptureLength: len(sb.Bytes()), Length: len(sb.Bytes())}, sb.Bytes()); err != nil {
-			t.Fatal(err)
 		}
 	}
 	for _, m := range msgs {
@@ -69,9 +43,7 @@ func midstreamPcap(t *testing.T, path string, msgs []midstreamMsg) {
 	write(true, true, nil)
 	write(false, true, nil)
 	write(true, false, nil)
-	if err := os.WriteFile(path, buf.Bytes(), 0o644); err != nil {
-		t.Fatal(err)
-	}
+	c.save(path)
 }
 
 // bodySegments returns n segments of 1,400 bytes that do not look like
