@@ -140,20 +140,13 @@ func (a *appState) releaseParsers() {
 // startApp gives a new flow its application state when the protocol can
 // carry something a parser wants (TCP, UDP).
 func (s *Shard) startApp(f *reassembly.Flow) *appState {
-	var a *appState
-	if n := len(s.freeApps); n > 0 {
-		a = s.freeApps[n-1]
-		s.freeApps = s.freeApps[:n-1]
-		*a = appState{index: a.index, looked: a.looked[:0], protoIdx: -1}
-	} else {
-		// App states are never freed, only recycled: carve them from slabs.
-		if len(s.appSlab) == 0 {
-			s.appSlab = make([]appState, appSlabSize)
-		}
-		a = &s.appSlab[0]
-		s.appSlab = s.appSlab[1:]
+	// App states are never freed, only recycled (s.apps indexes them all).
+	a, fresh := s.appPool.Get()
+	if fresh {
 		*a = appState{index: uint32(len(s.apps)), protoIdx: -1}
 		s.apps = append(s.apps, a)
+	} else {
+		*a = appState{index: a.index, looked: a.looked[:0], protoIdx: -1}
 	}
 	a.s, a.slot, a.flowID = s, f.Slot(), f.ID
 	f.App = a.index
@@ -180,7 +173,7 @@ func (s *Shard) endApp(f *reassembly.Flow, ts int64) string {
 	}
 	proto := a.proto
 	*a = appState{index: a.index, looked: a.looked[:0], protoIdx: -1}
-	s.freeApps = append(s.freeApps, a)
+	s.appPool.Put(a)
 	return proto
 }
 

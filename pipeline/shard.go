@@ -9,6 +9,7 @@ import (
 	"github.com/nunchi-sensor/nunchi/detect"
 	"github.com/nunchi-sensor/nunchi/detect/nat"
 	"github.com/nunchi-sensor/nunchi/inject"
+	"github.com/nunchi-sensor/nunchi/internal/slab"
 	"github.com/nunchi-sensor/nunchi/reassembly"
 	"github.com/nunchi-sensor/nunchi/rules"
 )
@@ -91,10 +92,9 @@ type Shard struct {
 	streams   *reassembly.Streams
 	protocols []protocol
 	apps      []*appState // indexed by Flow.App; [0] unused
-	freeApps  []*appState
+	appPool   *slab.Pool[appState]
 	cur       *appState // the flow whose parser is running (for emitApp)
 
-	appSlab    []appState                // app states not handed out yet
 	spool      [][]detect.StreamParser   // finished parsers for reuse, by protocol
 	dpool      [][]detect.DatagramParser // (see protocol.pooled)
 	flowEvents []flowEventPair           // slab of flow events not handed out yet
@@ -157,6 +157,7 @@ func newShard(id int, cfg Config, sensor string, pub Publisher) *Shard {
 		s.protocols = cfg.Protocols
 		s.streams = reassembly.NewStreams(cfg.Streams)
 		s.apps = []*appState{nil}
+		s.appPool = slab.New[appState](appSlabSize)
 		s.spool = make([][]detect.StreamParser, len(s.protocols))
 		s.dpool = make([][]detect.DatagramParser, len(s.protocols))
 	}

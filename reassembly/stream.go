@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/nunchi-sensor/nunchi/capture"
+	"github.com/nunchi-sensor/nunchi/internal/slab"
 )
 
 // StreamConfig bounds TCP stream reassembly (the `streams:` section).
@@ -101,8 +102,7 @@ type Streams struct {
 	waiting     streamList // streams holding out-of-order segments, in the order they began to wait
 	freeWindows [][]byte   // conflict windows of stopped streams, for reuse
 	freeBufs    [][]byte   // segment buffers of segBufSize bytes, for reuse
-	free        []*Stream  // released streams, for reuse
-	slab        []Stream   // streams not handed out yet
+	pool        *slab.Pool[Stream]
 }
 
 // segBufSize is the size of the pooled buffers that out-of-order segments
@@ -201,7 +201,7 @@ type Stream struct {
 
 // NewStreams returns an empty reassembler; cfg must be valid.
 func NewStreams(cfg StreamConfig) *Streams {
-	s := &Streams{cfg: cfg}
+	s := &Streams{cfg: cfg, pool: slab.New[Stream](streamSlab)}
 	s.live.which, s.waiting.which = 0, 1
 	return s
 }
@@ -216,17 +216,7 @@ func (s *Streams) Stats() StreamStats {
 // NewStream returns the handle for the flow with ID flowID (the ID names
 // the flow in reports; the shard keeps the association).
 func (s *Streams) NewStream(_ uint64, c StreamConsumer) *Stream {
-	var st *Stream
-	if n := len(s.free); n > 0 {
-		st = s.free[n-1]
-		s.free = s.free[:n-1]
-	} else {
-		if len(s.slab) == 0 {
-			s.slab = make([]Stream, streamSlab)
-		}
-		st = &s.slab[0]
-		s.slab = s.slab[1:]
-	}
+	st, _ := s.pool.Get()
 	q0, q1 := st.half[0].queue[:0], st.half[1].queue[:0]
 	*st = Stream{s: s, consumer: c}
 	st.half[0].queue, st.half[1].queue = q0, q1
@@ -254,7 +244,7 @@ func (st *Stream) Stop() {
 	}
 	st.stop()
 	st.consumer, st.s = nil, nil
-	s.free = append(s.free, st)
+	s.pool.Put(st)
 }
 
 // Finish pushes buffered data through (holes reported as gaps) and ends the
