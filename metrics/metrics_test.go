@@ -195,6 +195,7 @@ func series(st *pipeline.Stats, path string) (name string, labels []string) {
 		"streams.gap_bytes": "nunchi_streams_gap_bytes_total", "streams.midstream": "nunchi_streams_midstream_total",
 		"streams.connections": "nunchi_streams_connections", "streams.connections_peak": "nunchi_streams_connections_peak",
 		"streams.buffered_pages": "nunchi_streams_buffered_pages",
+		"streams.windows_denied": "nunchi_streams_windows_denied_total",
 		"streams.overlaps":       "nunchi_streams_overlaps_total", "streams.overlap_conflicts": "nunchi_streams_overlap_conflicts_total",
 		"shards":         "nunchi_shards",
 		"inject.offered": "nunchi_inject_offered_total", "inject.sent": "nunchi_inject_sent_total",

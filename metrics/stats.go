@@ -131,6 +131,7 @@ func WriteStats(b *Builder, st *pipeline.Stats) {
 	b.GaugeUint("nunchi_streams_connections", "TCP connections the reassembler holds now.", s.Connections)
 	b.GaugeUint("nunchi_streams_connections_peak", "Most TCP connections the reassembler held at once (sum over shards).", s.ConnectionsPeak)
 	b.GaugeUint("nunchi_streams_buffered_pages", "Out-of-order TCP data held now, in pages of 1900 bytes.", s.BufferedPages)
+	b.Counter("nunchi_streams_windows_denied_total", "Stream directions left without an overlap window (streams.max_window_bytes reached).", s.WindowsDenied)
 	b.Counter("nunchi_streams_overlap_conflicts_total", "Overlapping segments whose bytes differed from those delivered (injection signature).", s.OverlapConflicts)
 
 	for _, kv := range known(st.Events, EventTypes) {

@@ -448,6 +448,9 @@ type StreamStats struct {
 	// BufferedPages is the out-of-order data held now, in pages of
 	// reassembly.PageSize bytes (bounded by streams.max_pages_total per shard).
 	BufferedPages uint64 `json:"buffered_pages"`
+	// WindowsDenied counts stream directions left without an overlap
+	// window (streams.max_window_bytes reached).
+	WindowsDenied uint64 `json:"windows_denied"`
 }
 
 // RuleListStats counts one rules list's hits (block events), kept across
@@ -509,6 +512,7 @@ func collectStats(ds capture.DecodeStats, fs capture.DefragStats, shards []*Shar
 		st.Streams.Connections += ss.Streams.Connections
 		st.Streams.ConnectionsPeak += ss.Streams.ConnectionsPeak
 		st.Streams.BufferedPages += ss.Streams.BufferedPages
+		st.Streams.WindowsDenied += ss.Streams.WindowsDenied
 		for k, v := range ss.Events {
 			st.Events[k] += v
 		}

@@ -61,7 +61,7 @@ func FuzzStreams(f *testing.F) {
 	f.Add([]byte{0x18, 0, 1, 100, 'a', 0x18, 0, 51, 100, 'x', 0x28, 0, 1, 0, 0, 0x31, 0, 0, 0, 0}, uint8(30))
 	f.Add([]byte{0x1a, 0xff, 0xf0, 200, 'q', 0x5a, 0x00, 0x10, 200, 'q', 0x9a, 0xff, 0xff, 255, 'r'}, uint8(0))
 
-	cfg := StreamConfig{MaxPagesPerConn: 4, MaxPagesTotal: 16, FlushAfter: time.Second, CloseAfter: 5 * time.Second, ConflictWindow: 256}
+	cfg := StreamConfig{MaxPagesPerConn: 4, MaxPagesTotal: 16, FlushAfter: time.Second, CloseAfter: 5 * time.Second, ConflictWindow: 256, MaxWindowBytes: 1024}
 	if err := cfg.Validate(); err != nil {
 		f.Fatal(err)
 	}

@@ -28,6 +28,10 @@ type StreamConfig struct {
 	// kept to compare retransmissions with: an overlap whose bytes differ is
 	// how an injected segment shows up.
 	ConflictWindow int `yaml:"conflict_window"`
+	// MaxWindowBytes bounds the memory of those windows in one shard (a
+	// window is held per direction while the flow's parser reads it);
+	// past it, new streams go without one (counted as windows_denied).
+	MaxWindowBytes int `yaml:"max_window_bytes"`
 }
 
 // PageSize is the unit of MaxPagesPerConn and MaxPagesTotal: a buffered
@@ -37,7 +41,7 @@ const PageSize = 1900
 // DefaultStreamConfig returns the defaults.
 func DefaultStreamConfig() StreamConfig {
 	return StreamConfig{MaxPagesPerConn: 64, MaxPagesTotal: 16384, FlushAfter: 5 * time.Second,
-		CloseAfter: 120 * time.Second, ConflictWindow: 4096}
+		CloseAfter: 120 * time.Second, ConflictWindow: 4096, MaxWindowBytes: 64 << 20}
 }
 
 // Validate checks the section.
@@ -51,6 +55,9 @@ func (c StreamConfig) Validate() error {
 	}
 	if c.ConflictWindow < 0 || c.ConflictWindow > 1<<20 {
 		errs = append(errs, fmt.Errorf("conflict_window: %d out of range 0..1048576", c.ConflictWindow))
+	}
+	if c.ConflictWindow > 0 && c.MaxWindowBytes < c.ConflictWindow {
+		errs = append(errs, fmt.Errorf("max_window_bytes (%d) must be >= conflict_window (%d)", c.MaxWindowBytes, c.ConflictWindow))
 	}
 	return errors.Join(errs...)
 }
@@ -85,6 +92,10 @@ type StreamStats struct {
 	ConnectionsPeak uint64
 	// BufferedPages is the out-of-order data held now, in pages.
 	BufferedPages uint64
+	// WindowsDenied counts stream directions that got no overlap window
+	// because max_window_bytes was reached: their retransmissions are not
+	// compared (no overlap_conflict can be seen on them).
+	WindowsDenied uint64
 }
 
 // Streams reassembles the TCP flows of one shard. A Stream is bound to one
@@ -101,6 +112,7 @@ type Streams struct {
 	live        streamList // streams that carried data and have not ended, least recently active first
 	waiting     streamList // streams holding out-of-order segments, in the order they began to wait
 	freeWindows [][]byte   // conflict windows of stopped streams, for reuse
+	windowBytes int        // capacity of all windows made (in use or in freeWindows)
 	freeBufs    [][]byte   // segment buffers of segBufSize bytes, for reuse
 	pool        *slab.Pool[Stream]
 }
@@ -175,6 +187,7 @@ type half struct {
 	window   []byte
 	winEnd   uint32
 	winValid bool
+	noWindow bool // denied one (max_window_bytes): counted once
 }
 
 // segment is a buffered out-of-order segment (a copy).
@@ -628,11 +641,19 @@ func (st *Stream) remember(d int, data []byte, nextSeq uint32) {
 	h := &st.half[d]
 	w := h.window
 	if cap(w) == 0 { // first data: take a window (from the pool when one is free)
-		if k := len(st.s.freeWindows); k > 0 {
-			w = st.s.freeWindows[k-1]
-			st.s.freeWindows = st.s.freeWindows[:k-1]
-		} else {
+		s := st.s
+		if k := len(s.freeWindows); k > 0 {
+			w = s.freeWindows[k-1]
+			s.freeWindows = s.freeWindows[:k-1]
+		} else if s.windowBytes+n <= s.cfg.MaxWindowBytes {
 			w = make([]byte, 0, n)
+			s.windowBytes += n
+		} else {
+			if !h.noWindow {
+				h.noWindow = true
+				s.stats.WindowsDenied++
+			}
+			return
 		}
 	}
 	if len(data) >= n {

@@ -342,3 +342,31 @@ func BenchmarkStreamAssemble(b *testing.B) {
 		})
 	}
 }
+
+func TestStreamWindowBudget(t *testing.T) {
+	cfg := DefaultStreamConfig()
+	cfg.ConflictWindow, cfg.MaxWindowBytes = 64, 128 // two windows per shard
+	s := NewStreams(cfg)
+	var rs [2]*streamRecorder
+	var sts [2]*Stream
+	for i := range sts {
+		rs[i] = &streamRecorder{}
+		sts[i] = s.NewStream(uint64(i), rs[i])
+		feed(s, sts[i], handshake()...)
+	}
+	// Stream 0 takes both windows (one per direction); stream 1 gets none.
+	feed(s, sts[0], c(seg(3, pshAck, cISN+1, "abc")), v(seg(4, pshAck, sISN+1, "xyz")))
+	feed(s, sts[1], c(seg(5, pshAck, cISN+1, "abc")), c(seg(6, pshAck, cISN+1, "ABC")))
+	if got := s.Stats(); got.WindowsDenied != 1 || got.OverlapConflict != 0 || string(rs[1].data[ToServer]) != "abc" {
+		t.Fatalf("over budget: %+v, data %q", got, rs[1].data[ToServer])
+	}
+	// Once stream 0 is handed back its windows serve new streams.
+	sts[0].Stop()
+	r2 := &streamRecorder{}
+	st2 := s.NewStream(2, r2)
+	feed(s, st2, handshake()...)
+	feed(s, st2, c(seg(7, pshAck, cISN+1, "abc")), c(seg(8, pshAck, cISN+1, "ABC")))
+	if got := s.Stats(); got.WindowsDenied != 1 || got.OverlapConflict != 1 || st2.Conflicts != 1 {
+		t.Errorf("with a recycled window: %+v, conflicts %d", got, st2.Conflicts)
+	}
+}
