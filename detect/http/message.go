@@ -681,7 +681,11 @@ func methodPrefix(b []byte) int {
 // flow whose client has said nothing yet, start an HTTP/1.x status line
 // ("HTTP/1.1 200"): a flow picked up mid-stream at a response.
 func DetectResponse(b []byte) bool {
-	return len(b) >= 12 && validVersion(b[:8]) && b[8] == ' ' && isDigit(b[9]) && isDigit(b[10]) && isDigit(b[11]) && b[9] != '0'
+	if len(b) < 12 {
+		return false
+	}
+	_, ok := parseStatusLine(b[:12]) // version, space, status: what follows is the reason
+	return ok
 }
 
 // Detect reports whether b, the first bytes a client sent (dir ==
