@@ -210,7 +210,7 @@ func (s *Shard) appPacket(f *reassembly.Flow, p *capture.Packet, dir int) {
 				}
 				break
 			}
-			a.stream = s.streams.NewStream(a.flowID, a)
+			a.stream = s.streams.NewStream(a)
 			for d := range a.synSeq {
 				if a.synSeen&(1<<d) != 0 {
 					a.stream.SawSYN(d, a.synSeq[d])

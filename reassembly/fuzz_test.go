@@ -111,7 +111,7 @@ func FuzzStreams(f *testing.F) {
 			if st == nil {
 				c := &fuzzConsumer{t: t, stopAfter: int(stopAfter) * 8}
 				consumers[fl.ID] = c
-				st = ss.NewStream(fl.ID, c)
+				st = ss.NewStream(c)
 				streams[fl.ID] = st
 			}
 			side := 0

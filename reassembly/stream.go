@@ -123,6 +123,12 @@ const segBufSize = 2048
 
 const streamSlab = 128
 
+// Stream.lnk indexes: the links of the Streams.live and Streams.waiting lists.
+const (
+	linkLive = iota
+	linkWaiting
+)
+
 // streamList is an intrusive doubly linked list of streams; which links
 // a Stream uses for which list is fixed (see Stream.lnk).
 type streamList struct {
@@ -182,8 +188,8 @@ type half struct {
 	finSeq  uint32
 	pages   int
 	queue   []segment // out-of-order segments, ordered by sequence number
-	// window keeps the last delivered bytes (a ring) with the sequence
-	// number that follows them, to spot conflicting overlaps.
+	// window keeps the last delivered bytes (at most ConflictWindow) with
+	// the sequence number that follows them, to spot conflicting overlaps.
 	window   []byte
 	winEnd   uint32
 	winValid bool
@@ -197,17 +203,17 @@ type segment struct {
 	ts   int64
 }
 
-// Stream is the per-flow reassembly handle, created by NewStream when the
-// flow starts and handed back with Stop when it ends.
+// Stream is the per-flow reassembly handle, created by NewStream (the
+// pipeline does so at a flow's first data) and handed back with Stop when
+// the flow ends.
 type Stream struct {
 	s         *Streams
 	consumer  StreamConsumer
 	half      [2]half
 	lnk       [2]links // in Streams.live, Streams.waiting
 	lastTS    int64    // packet time of the latest segment
-	done      bool     // stopped: consumer satisfied, stream ended, or Stop
+	done      bool     // stopped: consumer satisfied, stream ended (StreamEnd sent), or Stop
 	midstream bool
-	ended     bool // StreamEnd was delivered
 	// Conflicts counts overlapping segments whose bytes differed, per flow.
 	Conflicts uint32
 }
@@ -215,7 +221,7 @@ type Stream struct {
 // NewStreams returns an empty reassembler; cfg must be valid.
 func NewStreams(cfg StreamConfig) *Streams {
 	s := &Streams{cfg: cfg, pool: slab.New[Stream](streamSlab)}
-	s.live.which, s.waiting.which = 0, 1
+	s.live.which, s.waiting.which = linkLive, linkWaiting
 	return s
 }
 
@@ -226,9 +232,9 @@ func (s *Streams) Stats() StreamStats {
 	return st
 }
 
-// NewStream returns the handle for the flow with ID flowID (the ID names
-// the flow in reports; the shard keeps the association).
-func (s *Streams) NewStream(_ uint64, c StreamConsumer) *Stream {
+// NewStream returns a handle whose bytes go to c. The caller keeps the
+// association with its flow and feeds it that flow's packets.
+func (s *Streams) NewStream(c StreamConsumer) *Stream {
 	st, _ := s.pool.Get()
 	q0, q1 := st.half[0].queue[:0], st.half[1].queue[:0]
 	*st = Stream{s: s, consumer: c}
@@ -271,7 +277,7 @@ func (st *Stream) Finish(ts int64) {
 // stop ends reassembly: buffers and the conflict windows go back to the
 // shard's pools, so memory is held only while a parser still reads the flow.
 func (st *Stream) stop() {
-	if st.done && !st.lnk[0].in && !st.lnk[1].in {
+	if st.done { // done is set here only: already stopped
 		return
 	}
 	s := st.s
@@ -285,7 +291,7 @@ func (st *Stream) stop() {
 		}
 		h.winValid = false
 	}
-	if st.lnk[0].in {
+	if st.lnk[linkLive].in {
 		s.live.remove(st)
 		s.stats.Connections--
 	}
@@ -299,17 +305,22 @@ func (s *Streams) Assemble(st *Stream, p *capture.Packet, dir int) {
 		return
 	}
 	s.stats.Packets++
-	ts := p.Timestamp
-	if ts > st.lastTS {
-		st.lastTS = ts
+	if p.Timestamp > st.lastTS {
+		st.lastTS = p.Timestamp
 	}
+	s.apply(st, p, dir)
+	s.maybeFlush(p.Timestamp)
+}
+
+// apply applies one segment to its direction.
+func (s *Streams) apply(st *Stream, p *capture.Packet, dir int) {
+	ts := p.Timestamp
 	h := &st.half[dir]
 	fl, seq, payload := p.TCP.Flags, p.TCP.Seq, p.Payload
 	if fl&capture.TCPSyn != 0 {
 		if h.synced {
 			// A SYN on a synchronised direction is answered with a
 			// challenge ACK and dropped by the receiver (RFC 5961).
-			s.maybeFlush(ts)
 			return
 		}
 		h.next, h.synced = seq+1, true
@@ -317,8 +328,7 @@ func (s *Streams) Assemble(st *Stream, p *capture.Packet, dir int) {
 	}
 	if !h.synced {
 		if len(payload) == 0 {
-			s.maybeFlush(ts) // nothing to start from yet
-			return
+			return // nothing to start from yet
 		}
 		// Picked up mid-stream (or the SYN was lost): start here, flagged.
 		h.next, h.synced = seq, true
@@ -327,7 +337,7 @@ func (s *Streams) Assemble(st *Stream, p *capture.Packet, dir int) {
 			s.stats.Midstream++
 		}
 	}
-	if st.lnk[0].in {
+	if st.lnk[linkLive].in {
 		s.live.moveBack(st)
 	} else if len(payload) > 0 {
 		// First data: the stream is now being reassembled.
@@ -340,7 +350,6 @@ func (s *Streams) Assemble(st *Stream, p *capture.Packet, dir int) {
 		st.checkOverlap(dir, seq, payload)
 	}
 	if h.closed {
-		s.maybeFlush(ts)
 		return
 	}
 	end := seq + uint32(len(payload))
@@ -352,7 +361,6 @@ func (s *Streams) Assemble(st *Stream, p *capture.Packet, dir int) {
 		if ahead == 0 {
 			s.closeHalf(st, dir, ts)
 		}
-		s.maybeFlush(ts)
 		return
 	case fl&capture.TCPFin != 0 && int32(end-h.next) >= 0:
 		h.finSeq, h.finSeen = end, true
@@ -369,10 +377,7 @@ func (s *Streams) Assemble(st *Stream, p *capture.Packet, dir int) {
 			s.drain(st, dir, ts)
 		}
 	}
-	if !st.done && h.finSeen && h.next == h.finSeq {
-		s.closeHalf(st, dir, ts)
-	}
-	s.maybeFlush(ts)
+	s.closeAtFIN(st, dir, ts) // a FIN that brought no new data
 }
 
 // deliver hands in-order bytes to the consumer; false when the stream stopped.
@@ -411,7 +416,12 @@ func (s *Streams) drain(st *Stream, d int, ts int64) {
 		}
 	}
 	s.settleWaiting(st)
-	if !st.done && h.finSeen && h.next == h.finSeq {
+	s.closeAtFIN(st, d, ts)
+}
+
+// closeAtFIN closes direction d once its data has reached its FIN.
+func (s *Streams) closeAtFIN(st *Stream, d int, ts int64) {
+	if h := &st.half[d]; !st.done && h.finSeen && h.next == h.finSeq {
 		s.closeHalf(st, d, ts)
 	}
 }
@@ -473,7 +483,7 @@ func (s *Streams) enqueue(st *Stream, d int, seq uint32, payload []byte, ts int6
 	n := pagesOf(len(payload))
 	h.pages += n
 	s.pages += n
-	if !st.lnk[1].in {
+	if !st.lnk[linkWaiting].in {
 		s.waiting.pushBack(st)
 	}
 }
@@ -511,7 +521,7 @@ func (st *Stream) oldestHalf() int {
 
 // settleWaiting takes st off the waiting list once it buffers nothing.
 func (s *Streams) settleWaiting(st *Stream) {
-	if st.lnk[1].in && len(st.half[0].queue) == 0 && len(st.half[1].queue) == 0 {
+	if st.lnk[linkWaiting].in && len(st.half[0].queue) == 0 && len(st.half[1].queue) == 0 {
 		s.waiting.remove(st)
 	}
 }
@@ -562,8 +572,7 @@ func (s *Streams) endStream(st *Stream, ts int64) {
 	}
 	// Only streams that carried data are reported as ended: for the
 	// others there is nothing to finish before the flow ends.
-	if !st.done && !st.ended && st.lnk[0].in {
-		st.ended = true
+	if !st.done && st.lnk[linkLive].in {
 		st.stop()
 		st.consumer.StreamEnd(ts)
 		return
@@ -580,7 +589,7 @@ func (s *Streams) maybeFlush(now int64) {
 	s.lastFlushed = now
 	stale := now - int64(s.cfg.FlushAfter)
 	for st := s.waiting.head; st != nil; {
-		next := st.lnk[1].next
+		next := st.lnk[linkWaiting].next
 		for d := range st.half {
 			for !st.done && len(st.half[d].queue) > 0 && st.half[d].queue[0].ts < stale {
 				s.skipHole(st, d, st.half[d].queue[0].ts)

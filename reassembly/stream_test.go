@@ -69,11 +69,17 @@ func handshake() []dirSeg {
 	return []dirSeg{c(seg(0, syn, cISN, "")), v(seg(1, synAck, sISN, "")), c(seg(2, ack, cISN+1, ""))}
 }
 
-func TestStreamInOrderZeroCopy(t *testing.T) {
-	s := NewStreams(DefaultStreamConfig())
-	r := &streamRecorder{}
-	st := s.NewStream(1, r)
+// handshaken returns a reassembler with cfg and one stream, recorded by r,
+// whose handshake (client ISN cISN, server ISN sISN) has been fed.
+func handshaken(cfg StreamConfig) (s *Streams, r *streamRecorder, st *Stream) {
+	s, r = NewStreams(cfg), &streamRecorder{}
+	st = s.NewStream(r)
 	feed(s, st, handshake()...)
+	return s, r, st
+}
+
+func TestStreamInOrderZeroCopy(t *testing.T) {
+	s, _, st := handshaken(DefaultStreamConfig())
 	p := seg(3, pshAck, cISN+1, "GET / HTTP/1.1\r\n")
 	var seen []byte
 	cons := &funcConsumer{data: func(_ int, b []byte) { seen = b }}
@@ -94,10 +100,7 @@ func (f *funcConsumer) StreamGap(int, int, int64) bool           { return true }
 func (f *funcConsumer) StreamEnd(int64)                          {}
 
 func TestStreamReordersAndTrims(t *testing.T) {
-	s := NewStreams(DefaultStreamConfig())
-	r := &streamRecorder{}
-	st := s.NewStream(1, r)
-	feed(s, st, handshake()...)
+	s, r, st := handshaken(DefaultStreamConfig())
 	feed(s, st,
 		c(seg(3, pshAck, cISN+1+10, "klmno")),   // ahead: buffered
 		c(seg(4, pshAck, cISN+1+5, "fghij")),    // ahead: buffered before it
@@ -120,10 +123,7 @@ func TestStreamReordersAndTrims(t *testing.T) {
 }
 
 func TestStreamOverlapConflict(t *testing.T) {
-	s := NewStreams(DefaultStreamConfig())
-	r := &streamRecorder{}
-	st := s.NewStream(1, r)
-	feed(s, st, handshake()...)
+	s, r, st := handshaken(DefaultStreamConfig())
 	feed(s, st,
 		c(seg(3, pshAck, cISN+1, "Host: a.example")),
 		c(seg(4, pshAck, cISN+1, "Host: b.example")), // same bytes again, different: injected
@@ -139,10 +139,7 @@ func TestStreamOverlapConflict(t *testing.T) {
 }
 
 func TestStreamEndsAfterBothFINs(t *testing.T) {
-	s := NewStreams(DefaultStreamConfig())
-	r := &streamRecorder{}
-	st := s.NewStream(1, r)
-	feed(s, st, handshake()...)
+	s, r, st := handshaken(DefaultStreamConfig())
 	feed(s, st,
 		c(seg(3, pshAck, cISN+1, "req")),
 		c(seg(4, capture.TCPFin|ack, cISN+1+3+4, "")), // FIN ahead of missing data
@@ -163,10 +160,7 @@ func TestStreamEndsAfterBothFINs(t *testing.T) {
 }
 
 func TestStreamRST(t *testing.T) {
-	s := NewStreams(DefaultStreamConfig())
-	r := &streamRecorder{}
-	st := s.NewStream(1, r)
-	feed(s, st, handshake()...)
+	s, r, st := handshaken(DefaultStreamConfig())
 	feed(s, st,
 		c(seg(3, pshAck, cISN+1, "abc")),
 		v(seg(4, capture.TCPRst, sISN+100, "")), // out of window: a receiver drops it
@@ -188,7 +182,7 @@ func TestStreamRST(t *testing.T) {
 func TestStreamMidstream(t *testing.T) {
 	s := NewStreams(DefaultStreamConfig())
 	r := &streamRecorder{}
-	st := s.NewStream(1, r)
+	st := s.NewStream(r)
 	feed(s, st,
 		v(seg(0, ack, 500, "")), // a pure ACK cannot start a direction
 		v(seg(1, pshAck, 500, "body tail")),
@@ -205,10 +199,7 @@ func TestStreamMidstream(t *testing.T) {
 func TestStreamPageLimitGivesUpHole(t *testing.T) {
 	cfg := DefaultStreamConfig()
 	cfg.MaxPagesPerConn, cfg.MaxPagesTotal = 2, 2
-	s := NewStreams(cfg)
-	r := &streamRecorder{}
-	st := s.NewStream(1, r)
-	feed(s, st, handshake()...)
+	s, r, st := handshaken(cfg)
 	feed(s, st,
 		c(seg(3, pshAck, cISN+1+10, "B")), // hole of 10 bytes, then three segments
 		c(seg(4, pshAck, cISN+1+11, "C")),
@@ -220,7 +211,7 @@ func TestStreamPageLimitGivesUpHole(t *testing.T) {
 	}
 	// The shard's budget: another stream's buffered data is given up for it.
 	r2 := &streamRecorder{}
-	st2 := s.NewStream(2, r2)
+	st2 := s.NewStream(r2)
 	feed(s, st2, handshake()...)
 	feed(s, st2, c(seg(6, pshAck, cISN+1+5, "x")), c(seg(7, pshAck, cISN+1+7, "y")))
 	if got := strings.Join(r.calls, " "); got != "G0:10 D0:B D0:C G0:8 D0:D" {
@@ -234,10 +225,7 @@ func TestStreamPageLimitGivesUpHole(t *testing.T) {
 func TestStreamFlushAfterAndCloseAfter(t *testing.T) {
 	cfg := DefaultStreamConfig()
 	cfg.FlushAfter, cfg.CloseAfter = 2*time.Second, 10*time.Second
-	s := NewStreams(cfg)
-	r := &streamRecorder{}
-	st := s.NewStream(1, r)
-	feed(s, st, handshake()...)
+	s, r, st := handshaken(cfg)
 	feed(s, st, c(seg(3, pshAck, cISN+1, "a")), c(seg(4, pshAck, cISN+1+5, "f")))
 	s.Tick(t0 + int64(time.Second+500*time.Millisecond))
 	if len(r.calls) != 1 {
@@ -258,10 +246,7 @@ func TestStreamFlushAfterAndCloseAfter(t *testing.T) {
 }
 
 func TestStreamFinishDeliversBuffered(t *testing.T) {
-	s := NewStreams(DefaultStreamConfig())
-	r := &streamRecorder{}
-	st := s.NewStream(1, r)
-	feed(s, st, handshake()...)
+	s, r, st := handshaken(DefaultStreamConfig())
 	feed(s, st, c(seg(3, pshAck, cISN+1, "GET")), c(seg(4, pshAck, cISN+1+7, "HTTP")))
 	st.Finish(t0 + int64(time.Second))
 	if got := strings.Join(r.calls, " "); got != "D0:GET G0:4 D0:HTTP E" {
@@ -273,17 +258,15 @@ func TestStreamFinishDeliversBuffered(t *testing.T) {
 	}
 	// The handle is reused, clean.
 	r2 := &streamRecorder{}
-	st2 := s.NewStream(2, r2)
+	st2 := s.NewStream(r2)
 	if st2 != st || st2.Conflicts != 0 || st2.half[0].synced {
 		t.Error("a stopped stream was not reused clean")
 	}
 }
 
 func TestStreamConsumerStops(t *testing.T) {
-	s := NewStreams(DefaultStreamConfig())
-	r := &streamRecorder{stopAt: 4}
-	st := s.NewStream(1, r)
-	feed(s, st, handshake()...)
+	s, r, st := handshaken(DefaultStreamConfig())
+	r.stopAt = 4
 	feed(s, st, c(seg(3, pshAck, cISN+1+2, "cdef")), c(seg(4, pshAck, cISN+1, "ab")), c(seg(5, pshAck, cISN+7, "gh")))
 	if !st.Done() || string(r.data[ToServer]) != "abcdef" || r.ends != 0 {
 		t.Errorf("done %v data %q ends %d", st.Done(), r.data[ToServer], r.ends)
@@ -295,7 +278,7 @@ func TestStreamConsumerStops(t *testing.T) {
 
 func TestStreamInOrderDoesNotAllocate(t *testing.T) {
 	s := NewStreams(DefaultStreamConfig())
-	st := s.NewStream(1, &funcConsumer{data: func(int, []byte) {}})
+	st := s.NewStream(&funcConsumer{data: func(int, []byte) {}})
 	feed(s, st, handshake()...)
 	payload := bytes.Repeat([]byte{'x'}, 1400)
 	p := capture.Packet{Timestamp: t0, Proto: capture.ProtoTCP, Payload: payload}
@@ -318,7 +301,7 @@ func BenchmarkStreamAssemble(b *testing.B) {
 	for _, swapped := range []bool{false, true} {
 		b.Run(fmt.Sprintf("swapped=%v", swapped), func(b *testing.B) {
 			s := NewStreams(DefaultStreamConfig())
-			st := s.NewStream(1, &funcConsumer{data: func(int, []byte) {}})
+			st := s.NewStream(&funcConsumer{data: func(int, []byte) {}})
 			feed(s, st, handshake()...)
 			p := capture.Packet{Timestamp: t0, Proto: capture.ProtoTCP, Payload: payload}
 			p.TCP.Flags = pshAck
@@ -351,7 +334,7 @@ func TestStreamWindowBudget(t *testing.T) {
 	var sts [2]*Stream
 	for i := range sts {
 		rs[i] = &streamRecorder{}
-		sts[i] = s.NewStream(uint64(i), rs[i])
+		sts[i] = s.NewStream(rs[i])
 		feed(s, sts[i], handshake()...)
 	}
 	// Stream 0 takes both windows (one per direction); stream 1 gets none.
@@ -363,7 +346,7 @@ func TestStreamWindowBudget(t *testing.T) {
 	// Once stream 0 is handed back its windows serve new streams.
 	sts[0].Stop()
 	r2 := &streamRecorder{}
-	st2 := s.NewStream(2, r2)
+	st2 := s.NewStream(r2)
 	feed(s, st2, handshake()...)
 	feed(s, st2, c(seg(7, pshAck, cISN+1, "abc")), c(seg(8, pshAck, cISN+1, "ABC")))
 	if got := s.Stats(); got.WindowsDenied != 1 || got.OverlapConflict != 1 || st2.Conflicts != 1 {
